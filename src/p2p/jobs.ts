@@ -1,0 +1,54 @@
+/**
+ * Plain-data Prompt-to-Prompt job descriptions (JSON-safe; they cross the worker boundary and are stored by the bot).
+ */
+import type { ImageOutput, ImagineParams, Timings } from '../engine/jobs.js';
+
+/** A time window as fractions of the run: a number f means [0, f). */
+export type StepWindow = number | [number, number];
+
+export interface EditParams {
+  /** The source image's own generation parameters (its seed, prompt, sampler, size, steps and guidance). */
+  source: ImagineParams;
+  /**
+   * The edit in the edit language: `cat→dog` / `cat->dog`, `cat→dog, red→blue`, a full new prompt, `(word:1.5)` weights.
+   * Empty with `weights` given = a pure re-weighting of the source prompt.
+   */
+  edit: string;
+  /** Cross-attention replacement window (default 0.8). */
+  cross?: StepWindow;
+  /** Self-attention replacement window (default 0.4). */
+  self?: StepWindow;
+  /** Local blending: words (in the source or the target prompt) whose region may change; everything else stays. */
+  blend?: string[];
+  /** Extra word weights, e.g. { word: 'smiling', weight: 2 } (the same as `(smiling:2)` in the edit). */
+  weights?: { word: string; weight: number }[];
+  /** Guidance of the edited image; undefined = the source's. The source branch always keeps its own guidance. */
+  guidance?: number;
+}
+
+export interface EditJob {
+  kind: 'edit';
+  params: EditParams;
+  /** Also render the edited image's per-token attention heat-map grid. */
+  attentionMap?: boolean;
+  /** Also return the source image (decoded from the source branch, or omitted when it came from the store). */
+  sourceImage?: boolean;
+  /** Return the edited image's final latents too. */
+  returnLatents?: boolean;
+}
+
+export interface EditResult {
+  kind: 'edit';
+  params: EditParams;
+  /** The target prompt the edit produced (weights stripped). */
+  targetPrompt: string;
+  /** 'replace' | 'refine' | 'reweight' — how the edit was applied. */
+  mode: string;
+  image: ImageOutput;
+  source?: ImageOutput;
+  attentionMap?: ImageOutput;
+  /** True when the source branch came from the attention store instead of being recomputed. */
+  reusedSource: boolean;
+  latents?: { data: Float32Array; shape: number[] };
+  timings: Timings;
+}
