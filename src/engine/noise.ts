@@ -1,5 +1,5 @@
 /**
- * Seeded Gaussian noise identical (to float32 rounding) to torch's CPU generator, so that a seed in reprompt
+ * Seeded Gaussian noise matching torch's CPU generator to within a few float32 ulps, so that a seed in reprompt
  * draws the same latents as `torch.randn(shape, generator=torch.Generator('cpu').manual_seed(seed))` in diffusers.
  *
  * torch has two ways of filling a float32 tensor with normals, picked by its size:
