@@ -1,0 +1,38 @@
+/** The options every engine-running subcommand shares (--model, --provider, --threads), and starting the engine. */
+import { Option, type Command } from 'commander';
+import { PROVIDERS, type ProviderName } from '../engine/onnx/session.js';
+import { EngineWorker, type WorkerPipelineOptions } from '../engine/worker/engine-worker.js';
+import { integer } from './options.js';
+import { isBundledModel, resolveModelDir } from './model-dir.js';
+
+/** The handler module of the plain engine (imagine); the Prompt-to-Prompt subcommands pass their own. */
+export const ENGINE_HANDLERS_URL = new URL('../engine/handlers.ts', import.meta.url);
+
+export interface EngineCliOptions {
+  model?: string;
+  provider?: ProviderName;
+  threads?: number;
+}
+
+export function addEngineOptions(command: Command): Command {
+  return command
+    .option('--model <dir>', 'model folder (default: $REPROMPT_MODEL_DIR, else the bundled random-weight tiny-sd15)')
+    .addOption(new Option('--provider <name>', 'ONNX Runtime execution provider').choices(PROVIDERS).default('cpu'))
+    .option('--threads <n>', 'ONNX Runtime intra-op threads (default: ONNX Runtime decides)', integer({ min: 1 }));
+}
+
+/** Everything EngineWorker.start needs but the handler module. */
+export function engineWorkerSetup(options: EngineCliOptions): { modelDir: string; pipeline: WorkerPipelineOptions } {
+  const pipeline: WorkerPipelineOptions = { provider: options.provider };
+  if (options.threads !== undefined) pipeline.intraOpThreads = options.threads;
+  return { modelDir: resolveModelDir(options.model), pipeline };
+}
+
+/** Starts the engine worker; says so on stderr when its model is the bundled one, whose images are noise. */
+export async function startEngine(options: EngineCliOptions, handlers: URL = ENGINE_HANDLERS_URL): Promise<EngineWorker> {
+  const setup = engineWorkerSetup(options);
+  if (isBundledModel(setup.modelDir)) {
+    process.stderr.write('reprompt: using the bundled test model tiny-sd15 (random weights: the image is noise)\n');
+  }
+  return EngineWorker.start({ ...setup, handlers });
+}

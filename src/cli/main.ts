@@ -1,0 +1,10 @@
+/** `reprompt <subcommand> [options]` (bin/reprompt.mjs loads this through tsx). */
+import { runCli, type SubcommandLoader } from './program.js';
+
+/** Every subcommand, one line each: a module that exports `register(program)`. */
+const SUBCOMMANDS: readonly SubcommandLoader[] = [
+  () => import('./imagine.js'),
+  () => import('./bench.js'),
+];
+
+process.exitCode = await runCli(process.argv.slice(2), SUBCOMMANDS);

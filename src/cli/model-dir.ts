@@ -1,0 +1,25 @@
+/** Which model folder the CLI uses: --model, else $REPROMPT_MODEL_DIR, else the bundled test model. */
+import { realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** models/tiny-sd15 of this package, wherever the command is run from. */
+export const BUNDLED_MODEL_DIR = fileURLToPath(new URL('../../models/tiny-sd15', import.meta.url));
+
+export function resolveModelDir(option: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  const chosen = option ?? (env.REPROMPT_MODEL_DIR || undefined);
+  return chosen === undefined ? BUNDLED_MODEL_DIR : resolve(chosen);
+}
+
+/** True for the bundled model, whose weights are random: its images are coloured noise. */
+export function isBundledModel(dir: string): boolean {
+  return canonical(dir) === canonical(BUNDLED_MODEL_DIR);
+}
+
+function canonical(dir: string): string {
+  try {
+    return realpathSync(dir);
+  } catch {
+    return resolve(dir);
+  }
+}

@@ -1,0 +1,112 @@
+/** `reprompt imagine` as a user runs it: `node bin/reprompt.mjs …` in a scratch working directory. */
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readPngText } from '../src/engine/image.js';
+import { readNpy } from '../src/engine/npy.js';
+import { repoRoot } from './helpers.js';
+import { pngSize } from './worker-helpers.js';
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+let cwd: string;
+beforeAll(() => {
+  cwd = mkdtempSync(join(tmpdir(), 'reprompt-cli-'));
+});
+afterAll(() => rmSync(cwd, { recursive: true, force: true }));
+
+function reprompt(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  const { REPROMPT_MODEL_DIR: _ignored, ...inherited } = process.env;
+  const child = spawn(process.execPath, [join(repoRoot, 'bin', 'reprompt.mjs'), ...args], { cwd, env: { ...inherited, ...env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => (stdout += chunk));
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const lines = (text: string): string[] => text.split('\n').filter((line) => line !== '');
+/** The tiny job every run uses: fast on the bundled model, with one ORT thread. */
+const SMALL = ['--steps', '2', '--width', '64', '--height', '64', '--threads', '1'];
+
+describe('reprompt imagine', () => {
+  test('writes the PNG (size, parameters chunk) and the latents it was asked for, and reports on one line', async () => {
+    const run = await reprompt([
+      'imagine', '--prompt', 'a lighthouse at dusk', '--negative', 'fog', '--seed', '7', '--steps', '2', '--cfg', '-5',
+      '--width', '64', '--height', '128', '--scheduler', 'ddim', '--threads', '1',
+      '--out', 'images/lighthouse.png', '--save-latents', 'lighthouse.npy',
+    ]);
+    expect(run.code).toBe(0);
+    expect(lines(run.stdout)).toHaveLength(1);
+    expect(run.stdout).toMatch(/^images\/lighthouse\.png .*seed=7 .*sampler=ddim .*time=/);
+    expect(run.stderr).toContain('random weights: the image is noise');
+
+    const png = readFileSync(join(cwd, 'images', 'lighthouse.png'));
+    expect(pngSize(png)).toEqual({ width: 64, height: 128 });
+    const parameters = readPngText(png).parameters;
+    expect(parameters).toContain('a lighthouse at dusk');
+    expect(parameters).toContain('Negative prompt: fog');
+    expect(parameters).toMatch(/Steps: 2, Sampler: DDIM, CFG scale: -5, Seed: 7, Size: 64x128/);
+
+    const latents = readNpy(join(cwd, 'lighthouse.npy'));
+    expect(latents.dtype).toBe('float32');
+    expect(latents.shape).toEqual([1, 4, 128 / 8, 64 / 8]);
+    expect(latents.data.every(Number.isFinite)).toBe(true);
+  });
+
+  test('prints the random seed it chose, and that seed redraws the identical image', async () => {
+    const first = await reprompt(['imagine', '--prompt', 'a red fox', '--cfg=-5', ...SMALL]);
+    expect(first.code).toBe(0);
+    const seed = /seed=(\d+)/.exec(first.stdout)?.[1];
+    expect(seed).toBeDefined();
+    const defaultName = `reprompt-${seed}.png`;
+    expect(first.stdout.startsWith(defaultName)).toBe(true);
+
+    const again = await reprompt(['imagine', '--prompt', 'a red fox', '--cfg', '-5', '--seed', seed!, '--out', 'again.png', ...SMALL]);
+    expect(again.code).toBe(0);
+    expect(readFileSync(join(cwd, 'again.png')).equals(readFileSync(join(cwd, defaultName)))).toBe(true);
+  });
+
+  test.each([
+    ['an unknown option', ['--prompt', 'x', '--bogus'], /unknown option '--bogus'/],
+    ['a non-numeric value', ['--prompt', 'x', '--steps', 'many'], /--steps.*'many'.*whole number/],
+    ['a width that is not a multiple of 8', ['--prompt', 'x', '--width', '100'], /--width.*'100'.*multiple of 8/],
+    ['an unknown scheduler', ['--prompt', 'x', '--scheduler', 'heun'], /--scheduler.*'heun'.*pndm/],
+    ['a missing prompt', ['--steps', '2'], /--prompt.*not specified/],
+    ['a negative seed', ['--prompt', 'x', '--seed', '-1'], /--seed.*'-1'/],
+  ])('%s: one line on stderr, exit code 2, nothing written', async (_case, args, message) => {
+    const before = readdirSync(cwd);
+    const run = await reprompt(['imagine', ...args]);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(lines(run.stderr)).toHaveLength(1);
+    expect(run.stderr).toMatch(/^reprompt: /);
+    expect(run.stderr).toMatch(message);
+    expect(readdirSync(cwd)).toEqual(before);
+  });
+
+  test('a folder that is not a model: one line, exit code 1 (REPROMPT_MODEL_DIR is honoured)', async () => {
+    const notAModel = mkdtempSync(join(tmpdir(), 'reprompt-not-a-model-'));
+    const before = readdirSync(cwd);
+    try {
+      const run = await reprompt(['imagine', '--prompt', 'x', ...SMALL], { REPROMPT_MODEL_DIR: notAModel });
+      expect(run.code).toBe(1);
+      expect(run.stdout).toBe('');
+      expect(lines(run.stderr)).toHaveLength(1);
+      expect(run.stderr).toMatch(/^reprompt: /);
+      expect(run.stderr).toContain(notAModel);
+      expect(readdirSync(cwd)).toEqual(before);
+    } finally {
+      rmSync(notAModel, { recursive: true, force: true });
+    }
+  });
+});
