@@ -1,0 +1,82 @@
+/**
+ * The one place that creates ONNX Runtime sessions: execution provider, thread counts, optimisation level, and
+ * the mapping of load failures to UserErrors (a provider that cannot start vs. a model file that cannot load).
+ * There is no silent fallback to the CPU: asking for CUDA and getting the CPU would be a 50× surprise.
+ */
+import { InferenceSession } from 'onnxruntime-node';
+import { UserError } from '../errors.js';
+
+export const PROVIDERS = ['cpu', 'cuda', 'webgpu'] as const;
+export type ProviderName = (typeof PROVIDERS)[number];
+
+export interface SessionSettings {
+  provider?: ProviderName;
+  /** Threads inside one operator (ORT's default: one per core). */
+  intraOpThreads?: number;
+  /** Threads across independent operators. */
+  interOpThreads?: number;
+  /** GPU index for 'cuda'. */
+  deviceId?: number;
+}
+
+const PROVIDER_FIX: Record<Exclude<ProviderName, 'cpu'>, string> = {
+  cuda:
+    'The CUDA provider needs onnxruntime-node installed with ONNXRUNTIME_NODE_INSTALL=cuda12 (or the npm config key ' +
+    'onnxruntime-node-install=cuda12), plus the CUDA 12 runtime and cuDNN 9 libraries on the library path.',
+  webgpu: 'The WebGPU provider needs a Vulkan loader (libvulkan1) and a GPU driver with Vulkan support.',
+};
+
+export function sessionOptions(settings: SessionSettings = {}): InferenceSession.SessionOptions {
+  const provider = settings.provider ?? 'cpu';
+  if (!PROVIDERS.includes(provider)) {
+    throw new UserError('provider', `Unknown execution provider "${provider}": expected one of ${PROVIDERS.join(', ')}.`);
+  }
+  const options: InferenceSession.SessionOptions = {
+    executionProviders: [provider === 'cuda' ? { name: 'cuda', deviceId: settings.deviceId ?? 0 } : provider],
+    graphOptimizationLevel: 'all',
+  };
+  if (settings.intraOpThreads !== undefined) options.intraOpNumThreads = positiveThreads('intraOpThreads', settings.intraOpThreads);
+  if (settings.interOpThreads !== undefined) options.interOpNumThreads = positiveThreads('interOpThreads', settings.interOpThreads);
+  return options;
+}
+
+function positiveThreads(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) throw new UserError('bad_input', `${name} must be a whole number ≥ 1, got ${value}.`);
+  return value;
+}
+
+/** Creates a session from a model file, turning load failures into UserErrors that name the file or the provider. */
+export async function createSession(file: string, options: InferenceSession.SessionOptions): Promise<InferenceSession> {
+  try {
+    return await InferenceSession.create(file, options);
+  } catch (e) {
+    throw sessionLoadError(file, options, e);
+  }
+}
+
+const PROVIDER_FAILURE = /ExecutionProvider|shared library|providers_|WebGPU|adapter|Vulkan|CUDA|cuDNN|CUBLAS/i;
+
+/**
+ * The UserError for a session that failed to load `file` (a path, or a description for models loaded from memory):
+ * 'provider' when the execution provider could not start, 'model' otherwise. Exported for custom UNet loaders.
+ */
+export function sessionLoadError(file: string, options: InferenceSession.SessionOptions, error: unknown): UserError {
+  const message = ortMessage(error instanceof Error ? error.message : String(error));
+  const provider = providerName(options);
+  if (provider !== 'cpu' && PROVIDER_FAILURE.test(message)) {
+    return new UserError('provider', `The ${provider} execution provider could not start (${message}). ${PROVIDER_FIX[provider]}`);
+  }
+  return new UserError('model', `${file}: ONNX Runtime could not load this model (${message}).`);
+}
+
+function providerName(options: InferenceSession.SessionOptions): ProviderName {
+  const first = options.executionProviders?.[0];
+  const name = typeof first === 'string' ? first : first?.name;
+  return name === 'cuda' || name === 'webgpu' ? name : 'cpu';
+}
+
+/** The first line of ORT's message, without the "<source>:<line> <function> <condition> was false." of a failed check. */
+function ortMessage(text: string): string {
+  const line = text.trim().split('\n')[0].trim();
+  return line.split(' was false. ').pop()!;
+}
