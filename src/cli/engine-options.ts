@@ -5,8 +5,10 @@ import { EngineWorker, type WorkerPipelineOptions } from '../engine/worker/engin
 import { integer } from './options.js';
 import { isBundledModel, resolveModelDir } from './model-dir.js';
 
-/** The handler module of the plain engine (imagine); the Prompt-to-Prompt subcommands pass their own. */
+/** The handler module of the plain engine (imagine on the unpatched UNet). */
 export const ENGINE_HANDLERS_URL = new URL('../engine/handlers.ts', import.meta.url);
+/** The application's handler module: the engine's kinds plus Prompt-to-Prompt's, on the attention-patched UNet. */
+export const APP_HANDLERS_URL = new URL('../p2p/handlers.ts', import.meta.url);
 
 export interface EngineCliOptions {
   model?: string;
@@ -29,7 +31,7 @@ export function engineWorkerSetup(options: EngineCliOptions): { modelDir: string
 }
 
 /** Starts the engine worker; says so on stderr when its model is the bundled one, whose images are noise. */
-export async function startEngine(options: EngineCliOptions, handlers: URL = ENGINE_HANDLERS_URL): Promise<EngineWorker> {
+export async function startEngine(options: EngineCliOptions, handlers: URL = APP_HANDLERS_URL): Promise<EngineWorker> {
   const setup = engineWorkerSetup(options);
   if (isBundledModel(setup.modelDir)) {
     process.stderr.write('reprompt: using the bundled test model tiny-sd15 (random weights: the image is noise)\n');

@@ -10,7 +10,8 @@ import { addEngineOptions, startEngine, type EngineCliOptions } from './engine-o
 import { finiteNumber, fromValidator, integer } from './options.js';
 import { formatSeconds, ProgressBar } from './progress-bar.js';
 
-interface ImagineOptions extends EngineCliOptions {
+/** The generation options `imagine` and `edit` share (the edit's are its source image's). */
+export interface GenerationOptions extends EngineCliOptions {
   prompt: string;
   negative: string;
   seed?: string;
@@ -21,14 +22,13 @@ interface ImagineOptions extends EngineCliOptions {
   scheduler?: SamplerName;
   out?: string;
   saveLatents?: string;
+  attentionOut?: string;
 }
 
 const imageSide = integer({ min: 8, multipleOf: 8 });
 
-export function register(program: Command): void {
-  const command = program
-    .command('imagine')
-    .description('draw an image from a prompt')
+export function addGenerationOptions(command: Command): Command {
+  return command
     .requiredOption('--prompt <text>', 'what to draw')
     .option('--negative <text>', 'what to steer away from', '')
     .option('--seed <n>', 'noise seed, 0 to 2^64-1 (default: random, printed)', fromValidator(normalizeSeed))
@@ -38,12 +38,18 @@ export function register(program: Command): void {
     .option('--height <px>', 'image height, a multiple of 8', imageSide, 512)
     .addOption(new Option('--scheduler <name>', "sampler (default: the model's own)").choices(SAMPLER_NAMES))
     .option('--out <file.png>', 'where to write the image (default: reprompt-<seed>.png)')
-    .option('--save-latents <file.npy>', 'also write the final latents (before VAE scaling) as float32 .npy');
-  addEngineOptions(command).action((options: ImagineOptions) => imagine(options));
+    .option('--save-latents <file.npy>', 'also write the final latents (before VAE scaling) as float32 .npy')
+    .option('--attention-out <grid.png>', 'also write the per-token cross-attention heat-map grid');
 }
 
-async function imagine(options: ImagineOptions): Promise<void> {
-  const params: ImagineParams = {
+export function register(program: Command): void {
+  const command = addGenerationOptions(program.command('imagine').description('draw an image from a prompt'));
+  addEngineOptions(command).action((options: GenerationOptions) => imagine(options));
+}
+
+/** The generation parameters of the options (a random seed when none was given). */
+export function generationParams(options: GenerationOptions): ImagineParams {
+  return {
     prompt: options.prompt,
     negativePrompt: options.negative,
     seed: options.seed ?? randomSeed(),
@@ -53,7 +59,16 @@ async function imagine(options: ImagineOptions): Promise<void> {
     height: options.height,
     sampler: options.scheduler,
   };
-  const job: ImagineJob = { kind: 'imagine', params, returnLatents: options.saveLatents !== undefined };
+}
+
+async function imagine(options: GenerationOptions): Promise<void> {
+  const params = generationParams(options);
+  const job: ImagineJob = {
+    kind: 'imagine',
+    params,
+    returnLatents: options.saveLatents !== undefined,
+    attentionMap: options.attentionOut !== undefined,
+  };
   const engine = await startEngine(options);
   const bar = new ProgressBar(process.stderr);
   let result: ImagineResult;
@@ -65,18 +80,35 @@ async function imagine(options: ImagineOptions): Promise<void> {
   }
 
   const out = options.out ?? `reprompt-${params.seed}.png`;
-  ensureParentDir(out);
-  writeFileSync(out, result.image.png);
-  if (options.saveLatents !== undefined) {
-    if (!result.latents) throw new Error('the engine returned no latents');
-    ensureParentDir(options.saveLatents);
-    writeNpyFloat32(options.saveLatents, result.latents.data, result.latents.shape);
-  }
+  writeOutputs(out, result, options);
   if (result.truncated.length > 0) {
     process.stderr.write(`reprompt: the prompt is longer than 77 tokens; ignored: ${result.truncated.join(' ')}\n`);
   }
   const { seed, sampler } = result.params;
   process.stdout.write(`${out}  seed=${seed}  sampler=${sampler}  time=${formatSeconds(result.timings.totalMs)}\n`);
+}
+
+/** Writes the image, and the latents and attention grid when asked for. */
+export function writeOutputs(
+  out: string,
+  result: { image: { png: Uint8Array }; latents?: { data: Float32Array; shape: number[] }; attentionMap?: { png: Uint8Array } },
+  options: { saveLatents?: string; attentionOut?: string },
+): void {
+  writeFile(out, result.image.png);
+  if (options.saveLatents !== undefined) {
+    if (!result.latents) throw new Error('the engine returned no latents');
+    ensureParentDir(options.saveLatents);
+    writeNpyFloat32(options.saveLatents, result.latents.data, result.latents.shape);
+  }
+  if (options.attentionOut !== undefined) {
+    if (!result.attentionMap) throw new Error('the engine returned no attention map');
+    writeFile(options.attentionOut, result.attentionMap.png);
+  }
+}
+
+export function writeFile(path: string, bytes: Uint8Array): void {
+  ensureParentDir(path);
+  writeFileSync(path, bytes);
 }
 
 function ensureParentDir(path: string): void {

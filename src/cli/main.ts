@@ -4,6 +4,7 @@ import { runCli, type SubcommandLoader } from './program.js';
 /** Every subcommand, one line each: a module that exports `register(program)`. */
 const SUBCOMMANDS: readonly SubcommandLoader[] = [
   () => import('./imagine.js'),
+  () => import('./edit.js'),
   () => import('./bench.js'),
 ];
 

@@ -24,6 +24,11 @@ export interface EditParams {
   weights?: { word: string; weight: number }[];
   /** Guidance of the edited image; undefined = the source's. The source branch always keeps its own guidance. */
   guidance?: number;
+  /**
+   * Reproduce the reference implementation's replacement-mapper tail (A[j, j] after the last swapped word, which
+   * misaligns the rest of the prompt when a swap changes the token count). Default false: the fixed A[i, j].
+   */
+  referenceMapper?: boolean;
 }
 
 export interface EditJob {

@@ -3,7 +3,7 @@
  * The session comes from an injectable loader so that Prompt-to-Prompt can swap in a patched graph with extra inputs.
  */
 import { Tensor, type InferenceSession } from 'onnxruntime-node';
-import { createSession } from './session.js';
+import { createFlexibleUNetSession } from './flexible-size.js';
 import { findInput, findOutput, fixedDim, floatTensor, floatType, readFloat, unsupportedType, type FloatType, type TensorSpec } from './io.js';
 
 export interface LoadedUNet {
@@ -16,8 +16,9 @@ export interface UNetLoader {
   load(unetModelPath: string, options: InferenceSession.SessionOptions): Promise<LoadedUNet>;
 }
 
+/** The plain UNet, with its upsamplers made size-exact so that any multiple of 8 pixels runs (flexible-size.ts). */
 export const defaultUNetLoader: UNetLoader = {
-  load: async (unetModelPath, options) => ({ session: await createSession(unetModelPath, options) }),
+  load: async (unetModelPath, options) => ({ session: await createFlexibleUNetSession(unetModelPath, options) }),
 };
 
 export interface UNetInput {

@@ -1,0 +1,97 @@
+/**
+ * `reprompt edit`: draws the source image and its Prompt-to-Prompt edit from the same seed, through the same engine
+ * worker and handler module the bot uses. The generation options describe the source image.
+ */
+import { InvalidArgumentError, type Command } from 'commander';
+import type { EditJob, EditParams, EditResult, StepWindow } from '../p2p/jobs.js';
+import { addEngineOptions, startEngine } from './engine-options.js';
+import { addGenerationOptions, generationParams, writeFile, writeOutputs, type GenerationOptions } from './imagine.js';
+import { finiteNumber } from './options.js';
+import { formatSeconds, ProgressBar } from './progress-bar.js';
+
+interface EditOptions extends GenerationOptions {
+  edit?: string;
+  target?: string;
+  reweight?: { word: string; weight: number }[];
+  blend?: string[];
+  cross?: StepWindow;
+  self?: StepWindow;
+  editCfg?: number;
+  referenceMapper?: boolean;
+  sourceOut?: string;
+}
+
+/** `0.8` → 0.8, `0.2,0.6` → [0.2, 0.6] (fractions of the run). */
+export function stepWindow(text: string): StepWindow {
+  const parts = text.split(',').map((p) => finiteNumber(p));
+  if (parts.length === 1) return parts[0];
+  if (parts.length === 2) return [parts[0], parts[1]];
+  throw new InvalidArgumentError('Expected a fraction like 0.8 or a window like "0.2,0.6".');
+}
+
+/** `smiling=2,pink=-1` → [{ word: 'smiling', weight: 2 }, …]. */
+export function wordWeights(text: string): { word: string; weight: number }[] {
+  return text.split(',').map((item) => {
+    const at = item.lastIndexOf('=');
+    if (at <= 0) throw new InvalidArgumentError(`Expected word=weight, got “${item.trim()}”.`);
+    return { word: item.slice(0, at).trim(), weight: finiteNumber(item.slice(at + 1)) };
+  });
+}
+
+const blendWords = (text: string): string[] => text.split(/[\s,]+/u).filter(Boolean);
+
+export function register(program: Command): void {
+  const command = program
+    .command('edit')
+    .description('edit an image by editing its prompt (Prompt-to-Prompt): same seed, same layout, new words')
+    .option('--edit <edit>', 'the edit: "cat→dog", "cat->dog, red→blue", "(word:1.5)", "…; blend: cat dog; cross: dog=0.4"')
+    .option('--target <prompt>', 'the full new prompt (swap when only words differ, else refinement)')
+    .option('--reweight <word=w,…>', 'word weights on the target, e.g. "smiling=2,pink=-1"', wordWeights)
+    .option('--blend <words>', 'local blending: only the regions of these words may change', blendWords)
+    .option('--cross <f | start,end>', 'cross-attention replacement window, fraction of the run (default 0.8)', stepWindow)
+    .option('--self <f | start,end>', 'self-attention replacement window (default 0.4)', stepWindow)
+    .option('--edit-cfg <scale>', "guidance of the edited image (default: the source's --cfg)", finiteNumber)
+    .option('--reference-mapper', "reproduce the reference implementation's word-swap mapper exactly (its tail misalignment)")
+    .option('--source-out <file.png>', 'also write the source image');
+  addGenerationOptions(command);
+  addEngineOptions(command).action((options: EditOptions) => edit(options));
+}
+
+async function edit(options: EditOptions): Promise<void> {
+  if (options.edit !== undefined && options.target !== undefined) {
+    throw new InvalidArgumentError('Give either --edit or --target, not both.');
+  }
+  const source = generationParams(options);
+  const params: EditParams = {
+    source,
+    edit: options.edit ?? options.target ?? '',
+    weights: options.reweight,
+    blend: options.blend,
+    cross: options.cross,
+    self: options.self,
+    guidance: options.editCfg,
+    referenceMapper: options.referenceMapper,
+  };
+  const job: EditJob = {
+    kind: 'edit',
+    params,
+    sourceImage: options.sourceOut !== undefined,
+    returnLatents: options.saveLatents !== undefined,
+    attentionMap: options.attentionOut !== undefined,
+  };
+  const engine = await startEngine(options);
+  const bar = new ProgressBar(process.stderr);
+  let result: EditResult;
+  try {
+    result = await engine.run<EditResult>(job, { onProgress: (progress) => bar.update(progress) });
+  } finally {
+    bar.clear();
+    await engine.close();
+  }
+  const out = options.out ?? `reprompt-edit-${source.seed}.png`;
+  writeOutputs(out, result, options);
+  if (options.sourceOut !== undefined && result.source) writeFile(options.sourceOut, result.source.png);
+  process.stdout.write(
+    `${out}  "${result.targetPrompt}"  mode=${result.mode}  seed=${result.params.source.seed}  time=${formatSeconds(result.timings.totalMs)}\n`,
+  );
+}

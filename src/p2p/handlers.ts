@@ -1,0 +1,68 @@
+/**
+ * The application's worker handler module (see src/engine/worker/job-handler.ts): the engine's job kinds plus
+ * Prompt-to-Prompt's. The UNet is loaded through the attention patch, so one session serves plain generation
+ * (neutral controls), heat maps and every edit.
+ *
+ * Worker-wide state lives here: the patch loader (which knows the layer metadata once the UNet is loaded) and the
+ * attention store of source traces, bounded by REPROMPT_ATTENTION_STORE_MB (default 1024; 0 disables re-use).
+ */
+import sharp from 'sharp';
+import { UserError } from '../engine/errors.js';
+import { engineHandlers } from '../engine/handlers.js';
+import type { ImagineJob, ImagineResult } from '../engine/jobs.js';
+import type { PipelineOptions } from '../engine/pipeline.js';
+import type { JobContext, JobHandler, JobHandlers } from '../engine/worker/job-handler.js';
+import { AttentionPatchLoader } from './graph/loader.js';
+import type { PatchedUNetMeta } from './graph/contract.js';
+import { AttentionAccumulator } from './heatmap.js';
+import type { EditJob, EditResult } from './jobs.js';
+import { AttentionController } from './runtime/attention-controller.js';
+import { HEATMAP_LEVEL, heatmapOutput, runEdit } from './runtime/edit-runner.js';
+import { AttentionStore, type SourceTrace, type StoreStats } from './store.js';
+
+const DEFAULT_STORE_MB = 1024;
+
+function storeBudgetBytes(): number {
+  const raw = process.env.REPROMPT_ATTENTION_STORE_MB;
+  const mb = raw === undefined || raw === '' ? DEFAULT_STORE_MB : Number(raw);
+  if (!Number.isFinite(mb) || mb < 0) throw new UserError('bad_input', `REPROMPT_ATTENTION_STORE_MB must be a number of megabytes ≥ 0, got “${raw}”.`);
+  return mb * 1024 * 1024;
+}
+
+const loader = new AttentionPatchLoader();
+const budget = storeBudgetBytes();
+const store = budget > 0 ? new AttentionStore<SourceTrace>({ budgetBytes: budget }) : undefined;
+
+function patchedMeta(): PatchedUNetMeta {
+  const meta = loader.meta;
+  if (!meta) throw new Error('the attention-patched UNet is not loaded');
+  return meta;
+}
+
+/** Plain generation; with `attentionMap`, the maps are captured on the way and rendered as a grid. */
+const imagine: JobHandler<ImagineJob, ImagineResult> = async (ctx, job) => {
+  if (!job.attentionMap) return engineHandlers.imagine(ctx, job);
+  const { pipeline } = ctx;
+  const accumulator = new AttentionAccumulator();
+  const controller = new AttentionController({ meta: patchedMeta(), heatmap: { accumulator, promptRow: 0, level: HEATMAP_LEVEL } });
+  const result = await pipeline.imagine(job, { onProgress: ctx.onProgress, shouldCancel: ctx.shouldCancel, controller });
+  const { width, height } = result.params;
+  const scale = pipeline.model.vaeScaleFactor;
+  const { data } = await sharp(result.image.png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const image = { width, height, data: new Uint8Array(data) };
+  result.attentionMap = await heatmapOutput(pipeline, accumulator, job.params.prompt, height / scale, width / scale, image);
+  return result;
+};
+
+const edit: JobHandler<EditJob, EditResult> = (ctx: JobContext, job) =>
+  runEdit({ pipeline: ctx.pipeline, meta: patchedMeta(), store, onProgress: ctx.onProgress, shouldCancel: ctx.shouldCancel }, job);
+
+/** Memory the attention store holds (for the benchmark). */
+const storeStats: JobHandler<{ kind: 'store-stats' }, StoreStats> = async () =>
+  store?.stats() ?? { entries: 0, bytes: 0, hits: 0, misses: 0, evictions: 0 };
+
+export const handlers: JobHandlers = { ...engineHandlers, imagine, edit, 'store-stats': storeStats };
+
+export function pipelineOptions(): Partial<PipelineOptions> {
+  return { unetLoader: loader };
+}

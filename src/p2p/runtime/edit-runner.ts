@@ -1,0 +1,152 @@
+/**
+ * Runs one Prompt-to-Prompt edit on a loaded pipeline whose UNet carries the attention-control patch:
+ * parse → plan → (source trace from the store, or the source branch in the batch) → denoise → decode → PNG.
+ *
+ * The source branch always keeps the source image's own settings (its guidance included), so the source row of an
+ * edit is the source image itself, and a re-edit may reuse it from the store whatever the edit's own guidance.
+ */
+import { UserError } from '../../engine/errors.js';
+import { encodePng, formatParameters, type RgbImage } from '../../engine/image.js';
+import type { ImageOutput, ImagineParams } from '../../engine/jobs.js';
+import { normalizeSeed } from '../../engine/noise.js';
+import type { PromptRow, StableDiffusionPipeline } from '../../engine/pipeline.js';
+import { DEFAULT_BLEND_LEVEL, LocalBlend } from '../blend.js';
+import { blendRowTokens, buildEditPlan } from '../edit/controls.js';
+import { parseEdit } from '../edit/language.js';
+import { DEFAULT_CROSS_WINDOW, DEFAULT_SELF_THRESHOLD, DEFAULT_SELF_WINDOW, levelSize } from '../edit/schedule.js';
+import type { PatchedUNetMeta } from '../graph/contract.js';
+import { AttentionAccumulator, promptTokenLabels, renderHeatmapGrid } from '../heatmap.js';
+import type { EditJob, EditResult, StepWindow } from '../jobs.js';
+import type { AttentionStore, SourceTrace } from '../store.js';
+import { AttentionController } from './attention-controller.js';
+
+/** The level of the heat-map grid: latent/4, the paper's 16×16 maps of a 512² image. */
+export const HEATMAP_LEVEL = 2;
+
+export interface EditContext {
+  pipeline: StableDiffusionPipeline;
+  meta: PatchedUNetMeta;
+  /** Source traces of earlier edits; undefined disables re-use. */
+  store?: AttentionStore<SourceTrace>;
+  onProgress?(p: { step: number; total: number; elapsedMs: number; etaMs: number }): void;
+  shouldCancel?(): boolean;
+}
+
+/** The store key of a source branch: everything its attention and latents depend on. */
+export function sourceTraceKey(meta: PatchedUNetMeta, source: ImagineParams & { sampler: string }): string {
+  const { prompt, negativePrompt, seed, steps, guidance, width, height, sampler } = source;
+  const threshold = DEFAULT_SELF_THRESHOLD;
+  return JSON.stringify([meta.sourceSha256, prompt, negativePrompt, seed, steps, guidance, width, height, sampler, threshold, DEFAULT_BLEND_LEVEL]);
+}
+
+const windowText = (w: StepWindow): string => (Array.isArray(w) ? `${w[0]}-${w[1]}` : String(w));
+
+export async function runEdit(ctx: EditContext, job: EditJob): Promise<EditResult> {
+  const started = performance.now();
+  const { pipeline, meta, store } = ctx;
+  const p = job.params;
+  pipeline.validate(p.source);
+  const source = { ...p.source, seed: normalizeSeed(p.source.seed), sampler: p.source.sampler ?? pipeline.model.defaultSampler };
+  const guidance = p.guidance ?? source.guidance;
+  if (!Number.isFinite(guidance)) throw new UserError('bad_input', `The guidance scale must be a number, got ${p.guidance}.`);
+
+  const parsed = parseEdit({ source: source.prompt, edit: p.edit, weights: p.weights, blend: p.blend });
+  const cross = p.cross ?? DEFAULT_CROSS_WINDOW;
+  const self = p.self ?? DEFAULT_SELF_WINDOW;
+  const plan = buildEditPlan(parsed, pipeline.tokenizer, { steps: source.steps, cross, self, referenceTailBug: p.referenceMapper });
+
+  const key = sourceTraceKey(meta, source);
+  const stored = store?.get(key);
+  const replay = stored && stored.prompt === source.prompt ? stored : undefined;
+  const blendTokens = blendRowTokens(plan, pipeline.tokenizer);
+  const blend = blendTokens ? new LocalBlend(blendTokens, meta.textLength, { sourceInBatch: !replay }) : undefined;
+  const accumulator = job.attentionMap ? new AttentionAccumulator() : undefined;
+  const controller = new AttentionController({
+    meta,
+    plan,
+    replay,
+    record: store && !replay ? { prompt: source.prompt, blendLevel: DEFAULT_BLEND_LEVEL, selfThreshold: plan.selfThreshold } : undefined,
+    blend,
+    heatmap: accumulator ? { accumulator, promptRow: 1, level: HEATMAP_LEVEL } : undefined,
+  });
+
+  const sourceRow: PromptRow = { prompt: source.prompt, negativePrompt: source.negativePrompt, guidance: source.guidance };
+  const targetRow: PromptRow = { prompt: parsed.target, negativePrompt: source.negativePrompt, guidance };
+  const denoised = await pipeline.denoise({
+    rows: replay ? [targetRow] : [sourceRow, targetRow],
+    seed: source.seed,
+    steps: source.steps,
+    width: source.width,
+    height: source.height,
+    sampler: source.sampler,
+    controller,
+    onProgress: ctx.onProgress,
+    shouldCancel: ctx.shouldCancel,
+  });
+  const recorded = controller.recorded;
+  if (store && recorded && recorded.perCall.length === denoised.timings.unetCalls) store.set(key, recorded);
+
+  const [rows, channels, h, w] = denoised.shape;
+  const latentSize = channels * h * w;
+  const target = denoised.latents.slice((rows - 1) * latentSize);
+  const decodeStarted = performance.now();
+  const [targetImage] = await pipeline.decode(target, [1, channels, h, w]);
+  const extra = {
+    'Edit': p.edit,
+    'Edit mode': parsed.mode,
+    'Source prompt': source.prompt,
+    'Source CFG scale': source.guidance,
+    'Cross': windowText(cross),
+    'Self': windowText(self),
+  };
+  const params = { ...source, prompt: parsed.target, guidance, model: pipeline.model.name, extra };
+  const result: EditResult = {
+    kind: 'edit',
+    params: { ...p, source },
+    targetPrompt: parsed.target,
+    mode: parsed.mode,
+    image: await pngOutput(targetImage, formatParameters(params)),
+    reusedSource: replay !== undefined,
+    timings: { ...denoised.timings },
+  };
+  if (job.sourceImage && !replay) {
+    const [sourceImage] = await pipeline.decode(denoised.latents.slice(0, latentSize), [1, channels, h, w]);
+    result.source = await pngOutput(sourceImage, formatParameters({ ...source, model: pipeline.model.name }));
+  }
+  result.timings.vaeMs = performance.now() - decodeStarted;
+  if (accumulator) result.attentionMap = await heatmapOutput(pipeline, accumulator, parsed.target, h, w, targetImage);
+  if (job.returnLatents) result.latents = { data: target, shape: [1, channels, h, w] };
+  result.timings.totalMs = performance.now() - started;
+  return result;
+}
+
+async function pngOutput(image: RgbImage, parameters: string): Promise<ImageOutput> {
+  return { png: await encodePng(image, { parameters }), width: image.width, height: image.height };
+}
+
+/** The labelled per-token grid of the maps accumulated at HEATMAP_LEVEL, laid over the image. */
+export async function heatmapOutput(
+  pipeline: StableDiffusionPipeline,
+  accumulator: AttentionAccumulator,
+  prompt: string,
+  latentHeight: number,
+  latentWidth: number,
+  image?: RgbImage,
+): Promise<ImageOutput> {
+  const { height, width } = levelSize(latentHeight, latentWidth, HEATMAP_LEVEL);
+  const png = await renderHeatmapGrid({
+    maps: accumulator.mean(HEATMAP_LEVEL),
+    h: height,
+    w: width,
+    tokens: promptTokenLabels(prompt, pipeline.tokenizer),
+    image,
+  });
+  const { width: gridWidth, height: gridHeight } = pngSize(png);
+  return { png, width: gridWidth, height: gridHeight };
+}
+
+/** Width and height from a PNG's IHDR chunk. */
+function pngSize(png: Uint8Array): { width: number; height: number } {
+  const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
+  return { width: view.getUint32(16), height: view.getUint32(20) };
+}
