@@ -3,6 +3,7 @@
  * worker and handler module the bot uses. The generation options describe the source image.
  */
 import { InvalidArgumentError, type Command } from 'commander';
+import { parseEdit } from '../p2p/edit/language.js';
 import type { EditJob, EditParams, EditResult, StepWindow } from '../p2p/jobs.js';
 import { addEngineOptions, startEngine } from './engine-options.js';
 import { addGenerationOptions, generationParams, writeFile, writeOutputs, type GenerationOptions } from './imagine.js';
@@ -72,6 +73,8 @@ async function edit(options: EditOptions): Promise<void> {
     guidance: options.editCfg,
     referenceMapper: options.referenceMapper,
   };
+  // The edit language needs no model: report a typo before loading one.
+  parseEdit({ source: source.prompt, edit: params.edit, weights: params.weights, blend: params.blend });
   const job: EditJob = {
     kind: 'edit',
     params,

@@ -6,6 +6,9 @@ const SUBCOMMANDS: readonly SubcommandLoader[] = [
   () => import('./imagine.js'),
   () => import('./edit.js'),
   () => import('./bench.js'),
+  () => import('./local.js'),
+  () => import('./bot.js'),
+  () => import('./register.js'),
 ];
 
 process.exitCode = await runCli(process.argv.slice(2), SUBCOMMANDS);

@@ -1,0 +1,72 @@
+/**
+ * The edit dialog: the message context-menu command "Edit with prompt" and the Edit button under a result both
+ * open a modal (it must be their first answer); its submit queues the edit.
+ */
+import { ApplicationCommandType, ContextMenuCommandBuilder } from 'discord.js';
+import { UserError } from '../src/engine/errors.js';
+import { acceptEdit, findJob, requireImage } from '../src/bot/command-kit.js';
+import { customId } from '../src/bot/custom-id.js';
+import { DEFAULT_CROSS } from '../src/bot/edits.js';
+import type { JobRecord } from '../src/bot/job.js';
+import type { Modal } from '../src/bot/port/index.js';
+import type { BotModule } from '../src/bot/router.js';
+import { editSettingsFrom, MAX_TEXT, requiredEditText, windowEnd } from '../src/bot/validate.js';
+
+export const EDIT_WITH_PROMPT = 'Edit with prompt';
+
+/** The dialog for editing job `job`'s image; an edit's current windows are pre-filled. */
+export function editModal(job: JobRecord): Modal {
+  const current = job.request.kind === 'edit' ? job.request.params : undefined;
+  return {
+    customId: customId('edit-modal', job.id),
+    title: `Edit image #${job.id}`,
+    fields: [
+      { id: 'edit', label: 'Change', style: 'short', required: true, placeholder: 'cat→dog  (or a whole new prompt)', maxLength: MAX_TEXT },
+      {
+        id: 'cross',
+        label: 'Cross window (0–1, smaller = stronger)',
+        style: 'short',
+        required: false,
+        placeholder: String(DEFAULT_CROSS),
+        ...(current?.cross !== undefined ? { value: String(windowEnd(current.cross)) } : {}),
+      },
+      {
+        id: 'self',
+        label: 'Self window (0–1, larger = same layout)',
+        style: 'short',
+        required: false,
+        placeholder: '0.4',
+        ...(current?.self !== undefined ? { value: String(windowEnd(current.self)) } : {}),
+      },
+      { id: 'blend', label: 'Only change these words (optional)', style: 'short', required: false, placeholder: 'cat, dog', maxLength: 200 },
+    ],
+  };
+}
+
+const editWithPrompt: BotModule = {
+  menu: {
+    data: new ContextMenuCommandBuilder().setName(EDIT_WITH_PROMPT).setType(ApplicationCommandType.Message),
+    async execute(ix, ctx) {
+      const job = ctx.store.byMessage(ix.target.messageId);
+      if (!job || job.guildId !== ix.guildId) throw new UserError('not_found', 'That message is not one of my images.');
+      await ix.showModal(editModal(requireImage(job)));
+    },
+  },
+  buttons: {
+    actions: ['edit'],
+    async execute(ix, { jobId }, ctx) {
+      await ix.showModal(editModal(requireImage(findJob(ctx, ix, jobId))));
+    },
+  },
+  modal: {
+    action: 'edit-modal',
+    async execute(ix, jobId, ctx) {
+      await ix.defer({ ephemeral: true });
+      const text = requiredEditText(ix.fields);
+      const settings = editSettingsFrom(ix.fields, ctx.limits);
+      await acceptEdit(ix, ctx, findJob(ctx, ix, jobId), text, settings);
+    },
+  },
+};
+
+export default editWithPrompt;

@@ -1,0 +1,40 @@
+/**
+ * The image engine as the bot sees it. The real implementation (./engine-backend.ts) runs the engine in a
+ * worker thread; tests use an in-process fake. Nothing on this side of the port touches ONNX Runtime.
+ */
+import type { ImagineJob, ImagineResult, StepProgress } from '../engine/jobs.js';
+import type { SamplerName } from '../engine/schedulers/scheduler.js';
+import type { EditJob, EditResult } from '../p2p/jobs.js';
+
+export interface RunOptions {
+  /** Called after every UNet evaluation. */
+  onProgress(progress: StepProgress): void;
+  /** Aborting it cancels the job between steps: the promise rejects with UserError('cancelled'). */
+  signal: AbortSignal;
+}
+
+/** What the loaded model accepts. The bot combines these with the operator's caps (MAX_STEPS, MAX_SIZE). */
+export interface BackendLimits {
+  maxSteps: number;
+  /** Largest width and height in pixels. */
+  maxSize: number;
+  minSize: number;
+  /** Width and height must be multiples of this (the UNet downsamples the latent 3 times). */
+  sizeMultiple: number;
+  guidance: { min: number; max: number };
+  samplers: readonly SamplerName[];
+}
+
+export interface BackendInfo {
+  /** The model's folder name, shown in results. */
+  model: string;
+  provider: string;
+}
+
+export interface ImageBackend {
+  readonly limits: BackendLimits;
+  readonly info: BackendInfo;
+  imagine(job: ImagineJob, opts: RunOptions): Promise<ImagineResult>;
+  edit(job: EditJob, opts: RunOptions): Promise<EditResult>;
+  close(): Promise<void>;
+}

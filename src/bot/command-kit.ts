@@ -1,0 +1,70 @@
+/** Helpers shared by the command modules in commands/: accepting a job, and finding the image a user means. */
+import { UserError } from '../engine/errors.js';
+import type { BotContext } from './context.js';
+import type { JobRecord } from './job.js';
+import type { Interaction } from './port/index.js';
+import { editParamsFor } from './edits.js';
+import type { EditSettings } from './validate.js';
+import type { Variation } from './variations.js';
+
+/** Queues a job for the interaction's user and tells them (privately) where it stands. Call after defer(). */
+export async function acceptJob(ix: Interaction, ctx: BotContext, job: Omit<Variation, 'label'> & { parentId: number | null }): Promise<JobRecord> {
+  const { job: accepted, position } = await ctx.jobs.submit({
+    request: job.request,
+    origin: job.origin,
+    parentId: job.parentId,
+    user: ix.user,
+    guildId: ix.guildId,
+    channelId: ix.channelId,
+  });
+  // A plain-message reply has no private channel back; the status message in the channel is its answer.
+  if (ix.kind !== 'reply') {
+    const where = position === undefined ? 'starting now' : `position ${position} in the queue`;
+    await ix.editReply({ content: `Queued as job #${accepted.id} (${where}). The result will appear in this channel.`, ephemeral: true });
+  }
+  return accepted;
+}
+
+/** A job by id, as seen from the interaction's server (jobs of other servers do not exist there). */
+export function findJob(ctx: BotContext, ix: Interaction, jobId: number): JobRecord {
+  const job = ctx.store.get(jobId);
+  if (!job || job.guildId !== ix.guildId) throw new UserError('not_found', `There is no job #${jobId} here.`);
+  return job;
+}
+
+/**
+ * A job whose image can be varied or edited: done, or still on its way (Prompt-to-Prompt re-derives the source
+ * from its parameters, so an edit can be queued behind its source); not failed, cancelled or deleted.
+ */
+export function requireImage(job: JobRecord): JobRecord {
+  if (job.status === 'failed' || job.status === 'cancelled') {
+    throw new UserError('bad_input', `Job #${job.id} has no image: it ${job.status === 'failed' ? 'failed' : 'was cancelled'}.`);
+  }
+  if (job.deleted) throw new UserError('not_found', `The image of job #${job.id} was deleted.`);
+  return job;
+}
+
+/**
+ * The image a user refers to: a message link, a message id, or a job id (`12` or `#12`); without a reference,
+ * their latest image in this channel.
+ */
+export function resolveImage(ctx: BotContext, ix: Interaction, reference: string | undefined): JobRecord {
+  const text = reference?.trim();
+  if (!text) {
+    const latest = ctx.store.latestImage(ix.user.id, ix.channelId);
+    if (!latest) throw new UserError('not_found', 'You have no image in this channel yet: make one with /imagine, or give image: a message link.');
+    return latest;
+  }
+  const link = /channels\/[^/\s]+\/[^/\s]+\/(\d+)/.exec(text);
+  const byMessage = ctx.store.byMessage(link ? link[1] : text);
+  if (byMessage && byMessage.guildId === ix.guildId) return requireImage(byMessage);
+  const jobId = /^#?(\d{1,15})$/.exec(text);
+  if (jobId && !link) return requireImage(findJob(ctx, ix, Number(jobId[1])));
+  throw new UserError('not_found', `"${text}" is not one of my images: give a link to one of my messages (Copy Message Link) or a job number like #12.`);
+}
+
+/** Queues an edit of `source` (see requireImage) with the user's edit text and settings. Call after defer(). */
+export async function acceptEdit(ix: Interaction, ctx: BotContext, source: JobRecord, text: string, settings: EditSettings): Promise<JobRecord> {
+  const params = editParamsFor(requireImage(source), text, settings);
+  return acceptJob(ix, ctx, { request: { kind: 'edit', params }, origin: 'edit', parentId: source.id });
+}

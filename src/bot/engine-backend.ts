@@ -1,0 +1,57 @@
+/**
+ * The real ImageBackend: the engine's worker thread (EngineWorker) running the application's handler module
+ * (generation plus Prompt-to-Prompt on the attention-patched UNet). ONNX Runtime lives in that thread only.
+ */
+import type { ImagineJob, ImagineResult } from '../engine/jobs.js';
+import type { ProviderName } from '../engine/onnx/session.js';
+import { SAMPLER_NAMES } from '../engine/schedulers/scheduler.js';
+import { EngineWorker, type WorkerPipelineOptions } from '../engine/worker/engine-worker.js';
+import type { EditJob, EditResult } from '../p2p/jobs.js';
+import type { BackendInfo, BackendLimits, ImageBackend, RunOptions } from './backend.js';
+import type { EngineConfig } from './config.js';
+
+/** The handler module with the 'imagine' and 'edit' kinds. */
+const HANDLERS_URL = new URL('../p2p/handlers.ts', import.meta.url);
+
+/** The engine's own bounds on sizes and steps (the pipeline checks the same ones). */
+const ENGINE_BOUNDS = { minSize: 64, maxSize: 2048, maxSteps: 150 };
+/** The engine takes any guidance; beyond this images are only noise, so the bot stops there. */
+const GUIDANCE_BOUND = 50;
+
+/** Starts the worker and loads the model (rejects with UserError('model' | 'provider') when it cannot). */
+export async function startEngineBackend(engine: EngineConfig & { modelDir: string }): Promise<ImageBackend> {
+  // The handler module sizes its attention store from this variable; a worker starts with a copy of process.env.
+  process.env.REPROMPT_ATTENTION_STORE_MB = String(engine.attentionStoreMb);
+  const pipeline: WorkerPipelineOptions = { provider: engine.provider as ProviderName };
+  if (engine.threads > 0) pipeline.intraOpThreads = engine.threads;
+  const worker = await EngineWorker.start({ modelDir: engine.modelDir, pipeline, handlers: HANDLERS_URL });
+  return new EngineBackend(worker);
+}
+
+class EngineBackend implements ImageBackend {
+  readonly limits: BackendLimits;
+  readonly info: BackendInfo;
+
+  constructor(private readonly worker: EngineWorker) {
+    const { model, provider } = worker.info;
+    this.info = { model: model.name, provider };
+    this.limits = {
+      ...ENGINE_BOUNDS,
+      sizeMultiple: model.vaeScaleFactor,
+      guidance: { min: -GUIDANCE_BOUND, max: GUIDANCE_BOUND },
+      samplers: SAMPLER_NAMES,
+    };
+  }
+
+  imagine(job: ImagineJob, opts: RunOptions): Promise<ImagineResult> {
+    return this.worker.run<ImagineResult>(job, opts);
+  }
+
+  edit(job: EditJob, opts: RunOptions): Promise<EditResult> {
+    return this.worker.run<EditResult>(job, opts);
+  }
+
+  close(): Promise<void> {
+    return this.worker.close();
+  }
+}

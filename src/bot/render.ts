@@ -1,0 +1,147 @@
+/**
+ * The messages users see for a job: queued (with its position), running (step k/n · ETA), the result (image,
+ * parameters, buttons), a failure or a cancellation. The same text for Discord and the console driver.
+ */
+import type { ImagineParams, ImagineResult, StepProgress } from '../engine/jobs.js';
+import type { EditParams, EditResult, StepWindow } from '../p2p/jobs.js';
+import type { BackendLimits } from './backend.js';
+import { resultRows, statusRows } from './buttons.js';
+import { DEFAULT_CROSS } from './edits.js';
+import { fitUpload } from './fit-upload.js';
+import type { JobOrigin, JobRecord } from './job.js';
+import { mention, type Attachment, type Field, type RenderedMessage } from './port/index.js';
+import { formatNumber } from './variations.js';
+
+/** Why the queue does not start jobs: an admin paused it, or the bot is shutting down (jobs resume on restart). */
+export type PauseReason = 'admin' | 'shutdown';
+
+export type JobState =
+  | { phase: 'queued'; position: number | undefined; paused?: PauseReason }
+  | { phase: 'running'; progress?: StepProgress };
+
+/** The status message of a job that has not finished. */
+export function statusMessage(job: JobRecord, state: JobState): RenderedMessage {
+  let status: string;
+  if (state.phase === 'queued') {
+    status = state.position === undefined ? 'queued' : `queued — position ${state.position}`;
+    if (state.paused === 'admin') status += ' (the queue is paused by an admin)';
+    if (state.paused === 'shutdown') status += ' (the bot is restarting; the job will continue after)';
+  } else if (state.progress) {
+    const { step, total, etaMs } = state.progress;
+    status = `${progressBar(step / total)} step ${step}/${total} · ETA ${formatDuration(etaMs)}`;
+  } else {
+    status = 'starting…';
+  }
+  const icon = state.phase === 'queued' ? '⏳' : '🎨';
+  return { content: `${icon} ${headline(job)} · ${status}`, fields: jobFields(job), rows: statusRows(job) };
+}
+
+/** The finished job: its image (and attention maps when asked), parameters and buttons. */
+export async function resultMessage(
+  job: JobRecord,
+  result: ImagineResult | EditResult,
+  opts: { limits: BackendLimits; uploadLimitBytes: number },
+): Promise<RenderedMessage> {
+  const notes: string[] = [];
+  const attachments: Attachment[] = [];
+  const images = [
+    { image: result.image, name: `job-${job.id}`, alt: altText(job) },
+    ...(result.attentionMap ? [{ image: result.attentionMap, name: `job-${job.id}-attention`, alt: 'Per-token attention heat maps' }] : []),
+  ];
+  for (const { image, name, alt } of images) {
+    const fitted = await fitUpload(name, image.png, opts.uploadLimitBytes, alt);
+    if (fitted.attachment) attachments.push(fitted.attachment);
+    if (fitted.note) notes.push(`ℹ️ ${name}: ${fitted.note}`);
+  }
+  if (result.kind === 'imagine' && result.truncated.length > 0) {
+    notes.push(`⚠️ The prompt was longer than 77 tokens; dropped: "${result.truncated.join(' ')}"`);
+  }
+  const content = [`✅ ${headline(job)}`, ...notes].join('\n');
+  return { content, fields: jobFields(job), attachments, rows: resultRows(job, opts.limits) };
+}
+
+/** A failed or cancelled job. Internal errors show a short apology (the details are in the log). */
+export function endedMessage(job: JobRecord): RenderedMessage {
+  let text: string;
+  if (job.status === 'cancelled') text = `🚫 ${headline(job)} · cancelled`;
+  else if (!job.error || job.error.code === 'internal') text = `⚠️ ${headline(job)} · failed: something went wrong on the bot's side (it is logged).`;
+  else text = `⚠️ ${headline(job)} · failed: ${job.error.message}`;
+  return { content: text, fields: jobFields(job) };
+}
+
+const ORIGIN_TEXT: Record<JobOrigin, string> = {
+  imagine: '',
+  edit: 'edit of',
+  reroll: 'reroll of',
+  'cfg-lower': 'guidance variation of',
+  'cfg-higher': 'guidance variation of',
+  'cfg-negative': 'negative-guidance variation of',
+  'edit-stronger': 'stronger edit of',
+  'edit-weaker': 'weaker edit of',
+  attention: 'attention maps of',
+};
+
+/** `<@user> · job #12 · reroll of #3` */
+export function headline(job: JobRecord): string {
+  const origin = job.parentId !== null && ORIGIN_TEXT[job.origin] ? ` · ${ORIGIN_TEXT[job.origin]} #${job.parentId}` : '';
+  return `${mention(job.userId)} · job #${job.id}${origin}`;
+}
+
+/** The parameters, as embed fields. */
+export function jobFields(job: JobRecord): Field[] {
+  const request = job.request;
+  if (request.kind === 'imagine') {
+    const sampler = job.outcome?.kind === 'imagine' ? job.outcome.sampler : request.params.sampler;
+    return [
+      { name: 'Prompt', value: request.params.prompt },
+      ...(request.params.negativePrompt ? [{ name: 'Negative', value: request.params.negativePrompt }] : []),
+      ...generationFields(request.params, request.params.guidance, sampler),
+    ];
+  }
+  return editFields(request.params, job);
+}
+
+function editFields(p: EditParams, job: JobRecord): Field[] {
+  const outcome = job.outcome?.kind === 'edit' ? job.outcome : undefined;
+  const target = outcome ? `${p.source.prompt} → ${outcome.targetPrompt}` : p.source.prompt;
+  const fields: Field[] = [
+    { name: 'Edit', value: p.edit || '(re-weighting only)' },
+    { name: outcome ? 'Source → target' : 'Source prompt', value: target },
+  ];
+  if (outcome) fields.push({ name: 'Mode', value: outcome.mode, inline: true });
+  fields.push(
+    { name: 'Cross / self', value: `${formatWindow(p.cross ?? DEFAULT_CROSS)} / ${p.self === undefined ? 'default' : formatWindow(p.self)}`, inline: true },
+  );
+  if (p.blend?.length) fields.push({ name: 'Blend', value: p.blend.join(', '), inline: true });
+  if (p.weights?.length) fields.push({ name: 'Weights', value: p.weights.map((w) => `${w.word} ×${w.weight}`).join(', '), inline: true });
+  fields.push(...generationFields(p.source, p.guidance ?? p.source.guidance, p.source.sampler));
+  if (outcome) fields.push({ name: 'Source attention', value: outcome.reusedSource ? 'reused from the store' : 'computed', inline: true });
+  return fields;
+}
+
+function generationFields(p: ImagineParams, guidance: number, sampler: string | undefined): Field[] {
+  return [
+    { name: 'Seed', value: p.seed, inline: true },
+    { name: 'Steps', value: String(p.steps), inline: true },
+    { name: 'CFG', value: formatNumber(guidance), inline: true },
+    { name: 'Sampler', value: sampler ?? 'model default', inline: true },
+    { name: 'Size', value: `${p.width}×${p.height}`, inline: true },
+  ];
+}
+
+function altText(job: JobRecord): string {
+  const text = job.request.kind === 'imagine' ? job.request.params.prompt : `${job.request.params.source.prompt} (edit: ${job.request.params.edit})`;
+  return text.slice(0, 1000);
+}
+
+const formatWindow = (w: StepWindow): string => (typeof w === 'number' ? String(w) : `${w[0]}–${w[1]}`);
+
+function progressBar(fraction: number, width = 10): string {
+  const filled = Math.max(0, Math.min(width, Math.round(fraction * width)));
+  return '▰'.repeat(filled) + '▱'.repeat(width - filled);
+}
+
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
+}

@@ -1,0 +1,301 @@
+/**
+ * Jobs from acceptance to delivery: store the job, post its status message in the channel, queue it fairly, run
+ * it on the backend while keeping the message current (position, step k/n · ETA), then turn the message into
+ * the result. Every message after the first answer goes through the bot-token sink, so results of jobs that
+ * finish after the 15-minute interaction token still land, and so do jobs resumed after a restart.
+ */
+import { isUserError, toErrorValue, UserError } from '../engine/errors.js';
+import type { ImagineResult, StepProgress } from '../engine/jobs.js';
+import type { EditResult } from '../p2p/jobs.js';
+import type { BackendLimits, ImageBackend, RunOptions } from './backend.js';
+import type { JobOrigin, JobOutcome, JobRecord, JobRequest } from './job.js';
+import { isFinished } from './job.js';
+import type { Logger } from './log.js';
+import type { MessageRef, MessageSink, RenderedMessage, UserRef } from './port/index.js';
+import { FairQueue, type QueueLimits } from './queue.js';
+import { endedMessage, resultMessage, statusMessage, type JobState, type PauseReason } from './render.js';
+import type { JobStore } from './store.js';
+import { MessageUpdater } from './updater.js';
+import { checkRequest } from './validate.js';
+
+export interface JobServiceOptions {
+  store: JobStore;
+  backend: ImageBackend;
+  sink: MessageSink;
+  log: Logger;
+  /** Effective limits (model ∩ operator caps). */
+  limits: BackendLimits;
+  queue: QueueLimits;
+  uploadLimitBytes: number;
+  /** Minimum time between two edits of one message. */
+  progressIntervalMs: number;
+}
+
+export interface SubmitInput {
+  request: JobRequest;
+  origin: JobOrigin;
+  parentId: number | null;
+  user: UserRef;
+  guildId: string | null;
+  channelId: string;
+}
+
+export interface QueueOverview {
+  paused: boolean;
+  running: { job: JobRecord; progress?: StepProgress }[];
+  waiting: { job: JobRecord; position: number }[];
+}
+
+export class JobService {
+  readonly queue: FairQueue;
+  private readonly updater: MessageUpdater;
+  /** Jobs queued or running, as last read from the store. */
+  private readonly active = new Map<number, JobRecord>();
+  /** Resolves when a job's status message exists (a job never starts before it). */
+  private readonly posted = new Map<number, Promise<void>>();
+  private readonly progress = new Map<number, StepProgress>();
+  /** The queue position each waiting job's message shows, to edit only on change. */
+  private readonly shown = new Map<number, string>();
+  private pauseReason: PauseReason | undefined;
+  /** Resolved at the next queue change (see idle()). */
+  private changeWaiters: (() => void)[] = [];
+
+  constructor(private readonly o: JobServiceOptions) {
+    this.updater = new MessageUpdater(o.sink, o.progressIntervalMs, o.log);
+    this.queue = new FairQueue(o.queue, (id, signal) => this.run(id, signal), {
+      onChange: () => {
+        this.refreshPositions();
+        const waiters = this.changeWaiters;
+        this.changeWaiters = [];
+        waiters.forEach((resolve) => resolve());
+      },
+      onError: (id, e) => o.log.error(`job ${id} could not be delivered`, e),
+    });
+  }
+
+  /**
+   * Accepts a job (UserError('busy') when the queue or the user's share is full) and posts its status message.
+   * `position` is the job's place in the queue, undefined when it is already running.
+   */
+  async submit(input: SubmitInput): Promise<{ job: JobRecord; position: number | undefined }> {
+    checkRequest(input.request, this.o.limits);
+    // Checking, storing and queueing happen without an await in between, so concurrent submits cannot overshoot.
+    this.queue.assertAccepts(input.user.id);
+    const created = this.o.store.create({
+      request: input.request,
+      origin: input.origin,
+      parentId: input.parentId,
+      userId: input.user.id,
+      userName: input.user.name,
+      guildId: input.guildId,
+      channelId: input.channelId,
+    });
+    this.active.set(created.id, created);
+    try {
+      const job = await this.queueWithStatus(created, false);
+      return { job, position: this.queue.position(job.id) };
+    } catch {
+      throw new UserError('forbidden', 'I cannot post in this channel: I need the View Channel, Send Messages and Attach Files permissions here.');
+    }
+  }
+
+  /** Cancels a waiting or running job; only its author or an admin may. */
+  async cancel(jobId: number, by: { userId: string; isAdmin: boolean }): Promise<JobRecord> {
+    const job = this.o.store.get(jobId);
+    if (!job) throw new UserError('not_found', `There is no job #${jobId}.`);
+    if (job.userId !== by.userId && !by.isAdmin) throw new UserError('forbidden', `Only the author of job #${jobId} or an admin can cancel it.`);
+    if (isFinished(job.status)) {
+      const state = { done: 'has already finished', failed: 'has already failed', cancelled: 'was already cancelled' }[job.status as 'done' | 'failed' | 'cancelled'];
+      throw new UserError('bad_input', `Job #${jobId} ${state}.`);
+    }
+    const found = this.queue.cancel(jobId);
+    if (found === 'running') return job; // run() sees the abort, marks it cancelled and edits the message.
+    const cancelled = this.o.store.markCancelled(jobId);
+    this.forget(jobId);
+    await this.deliver(cancelled, endedMessage(cancelled));
+    return cancelled;
+  }
+
+  pause(): void {
+    this.pauseReason = 'admin';
+    this.queue.pause();
+  }
+
+  resume(): void {
+    this.pauseReason = undefined;
+    this.queue.resume();
+  }
+
+  /** Stops starting jobs and waits for the running ones; waiting jobs stay queued in the store for the next start. */
+  async shutdown(): Promise<void> {
+    this.pauseReason = 'shutdown';
+    this.queue.pause();
+    await this.idle();
+  }
+
+  /** The user's newest job that is still queued or running. */
+  latestActiveOf(userId: string): JobRecord | undefined {
+    return [...this.active.values()].filter((j) => j.userId === userId).sort((a, b) => b.id - a.id)[0];
+  }
+
+  overview(): QueueOverview {
+    return {
+      paused: this.queue.paused,
+      running: this.queue.runningIds().map((id) => ({ job: this.active.get(id) ?? this.o.store.require(id), progress: this.progress.get(id) })),
+      waiting: this.queue.order().map((entry, i) => ({ job: this.active.get(entry.id) ?? this.o.store.require(entry.id), position: i + 1 })),
+    };
+  }
+
+  /**
+   * After a restart: jobs that were queued or running are queued again in their old order (their messages say
+   * so); one that no longer passes the current limits fails with the reason, in its channel.
+   */
+  async resumeUnfinished(): Promise<{ resumed: number; failed: number }> {
+    let resumed = 0;
+    let failed = 0;
+    for (const stored of this.o.store.unfinished()) {
+      const job = stored.status === 'running' ? this.o.store.requeue(stored.id) : stored;
+      try {
+        checkRequest(job.request, this.o.limits);
+      } catch (e) {
+        const ended = this.o.store.markFailed(job.id, toErrorValue(e));
+        await this.deliver(ended, endedMessage(ended)).catch((err) => this.o.log.warn(`could not tell the user of job ${job.id}`, err));
+        failed++;
+        continue;
+      }
+      this.active.set(job.id, job);
+      // Accepted before the restart: the limits on queue length and per-user jobs do not apply again.
+      this.queueWithStatus(job, true).catch(() => {}); // logged, and the job failed, in queueWithStatus
+      resumed++;
+    }
+    return { resumed, failed };
+  }
+
+  /**
+   * Resolves when no job runs and none waits (a paused queue's waiting jobs stay waiting) and every message edit
+   * has landed.
+   */
+  async idle(): Promise<void> {
+    while (this.queue.runningIds().length > 0 || (this.queue.size > 0 && !this.queue.paused)) {
+      await new Promise<void>((resolve) => this.changeWaiters.push(resolve));
+    }
+    await this.updater.flush();
+  }
+
+  private forget(id: number): void {
+    this.active.delete(id);
+    this.progress.delete(id);
+    this.shown.delete(id);
+    this.posted.delete(id);
+  }
+
+  /**
+   * Queues a job and posts its status message unless it has one. The job may be picked as soon as it is queued,
+   * so it waits for that message before it starts; a job whose message cannot be posted fails without running.
+   */
+  private queueWithStatus(job: JobRecord, force: boolean): Promise<JobRecord> {
+    let statusPosted!: () => void;
+    this.posted.set(job.id, new Promise<void>((resolve) => (statusPosted = resolve)));
+    this.queue.enqueue({ id: job.id, userId: job.userId }, { force });
+    return (job.messageId ? Promise.resolve(job) : this.postStatus(job))
+      .catch((e: unknown) => {
+        this.o.log.warn(`could not post the status of job ${job.id} in channel ${job.channelId}`, e);
+        this.queue.cancel(job.id);
+        this.forget(job.id);
+        this.o.store.markFailed(job.id, toErrorValue(e));
+        throw e;
+      })
+      .finally(statusPosted);
+  }
+
+  private async postStatus(job: JobRecord): Promise<JobRecord> {
+    const ref = await this.o.sink.post(job.channelId, statusMessage(job, this.stateOf(job.id)));
+    const withMessage = this.o.store.setMessage(job.id, ref.messageId);
+    if (this.active.has(job.id)) this.active.set(job.id, withMessage);
+    return withMessage;
+  }
+
+  private async run(id: number, signal: AbortSignal): Promise<void> {
+    await this.posted.get(id);
+    this.posted.delete(id);
+    this.shown.delete(id);
+    // Its status message could not be posted: submit() has already failed it.
+    if (this.o.store.get(id)?.status !== 'queued') return;
+    const job = this.o.store.markRunning(id);
+    this.active.set(id, job);
+    this.show(job, statusMessage(job, { phase: 'running' }));
+    const options: RunOptions = {
+      signal,
+      onProgress: (p) => {
+        this.progress.set(id, p);
+        this.show(job, statusMessage(job, { phase: 'running', progress: p }));
+      },
+    };
+    try {
+      if (signal.aborted) throw new UserError('cancelled', `Job #${id} was cancelled.`);
+      const result = job.request.kind === 'imagine' ? await this.o.backend.imagine(job.request, options) : await this.o.backend.edit(job.request, options);
+      const done: JobRecord = { ...job, status: 'done', outcome: outcomeOf(result) };
+      await this.deliver(done, await resultMessage(done, result, { limits: this.o.limits, uploadLimitBytes: this.o.uploadLimitBytes }));
+      this.o.store.markDone(id, done.outcome!);
+    } catch (e) {
+      const cancelled = signal.aborted || (isUserError(e) && e.code === 'cancelled');
+      // Bugs (ours or the engine's 'internal' errors) are logged in full; users only see a short apology.
+      if (!cancelled && (!isUserError(e) || e.code === 'internal')) this.o.log.error(`job ${id} failed`, e);
+      const ended = cancelled ? this.o.store.markCancelled(id) : this.o.store.markFailed(id, toErrorValue(e));
+      await this.deliver(ended, endedMessage(ended));
+    } finally {
+      this.forget(id);
+    }
+  }
+
+  /** Edits the job's message into its final form; when that fails (deleted, too old) posts a new message. */
+  private async deliver(job: JobRecord, message: RenderedMessage): Promise<void> {
+    const ref = refOf(this.o.store.get(job.id) ?? job);
+    if (ref) {
+      try {
+        await this.updater.final(ref, message);
+        return;
+      } catch (e) {
+        this.o.log.warn(`could not edit the message of job ${job.id}; posting a new one`, e);
+      }
+    }
+    const posted = await this.o.sink.post(job.channelId, message);
+    this.o.store.setMessage(job.id, posted.messageId);
+  }
+
+  private show(job: JobRecord, message: RenderedMessage): void {
+    const ref = refOf(this.active.get(job.id) ?? job);
+    if (ref) this.updater.update(ref, message);
+  }
+
+  private stateOf(id: number): JobState {
+    if (this.queue.runningIds().includes(id)) return { phase: 'running', progress: this.progress.get(id) };
+    return { phase: 'queued', position: this.queue.position(id), paused: this.pausedFor() };
+  }
+
+  private pausedFor(): PauseReason | undefined {
+    return this.queue.paused ? (this.pauseReason ?? 'admin') : undefined;
+  }
+
+  /** Edits the status message of every waiting job whose position (or the paused state) changed. */
+  private refreshPositions(): void {
+    for (const [index, entry] of this.queue.order().entries()) {
+      const job = this.active.get(entry.id);
+      const state = { phase: 'queued' as const, position: index + 1, paused: this.pausedFor() };
+      const key = `${state.position}/${state.paused}`;
+      if (!job?.messageId || this.shown.get(entry.id) === key) continue;
+      this.shown.set(entry.id, key);
+      this.show(job, statusMessage(job, state));
+    }
+  }
+}
+
+function refOf(job: JobRecord): MessageRef | undefined {
+  return job.messageId ? { channelId: job.channelId, messageId: job.messageId } : undefined;
+}
+
+function outcomeOf(result: ImagineResult | EditResult): JobOutcome {
+  return result.kind === 'imagine'
+    ? { kind: 'imagine', sampler: result.params.sampler, truncated: result.truncated, timings: result.timings }
+    : { kind: 'edit', targetPrompt: result.targetPrompt, mode: result.mode, reusedSource: result.reusedSource, timings: result.timings };
+}

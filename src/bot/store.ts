@@ -1,0 +1,206 @@
+/**
+ * Every job the bot accepted, in SQLite (better-sqlite3, WAL). Buttons carry only a job id, so they keep working
+ * after a restart; jobs still queued or running when the process stopped are found again at start.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { ErrorValue } from '../engine/errors.js';
+import type { JobOrigin, JobOutcome, JobRecord, JobRequest, JobStatus } from './job.js';
+
+/** Schema versions, applied in order; PRAGMA user_version records how many have run. Never edit a shipped one. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE jobs (
+     id            INTEGER PRIMARY KEY AUTOINCREMENT,
+     kind          TEXT NOT NULL CHECK (kind IN ('imagine', 'edit')),
+     request       TEXT NOT NULL,
+     origin        TEXT NOT NULL,
+     parent_id     INTEGER REFERENCES jobs(id),
+     user_id       TEXT NOT NULL,
+     user_name     TEXT NOT NULL,
+     guild_id      TEXT,
+     channel_id    TEXT NOT NULL,
+     message_id    TEXT,
+     status        TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed', 'cancelled')),
+     created_at    INTEGER NOT NULL,
+     started_at    INTEGER,
+     finished_at   INTEGER,
+     error_code    TEXT,
+     error_message TEXT,
+     outcome       TEXT,
+     deleted_at    INTEGER
+   );
+   CREATE INDEX jobs_by_message ON jobs (message_id);
+   CREATE INDEX jobs_by_user_channel ON jobs (user_id, channel_id, status);
+   CREATE INDEX jobs_by_status ON jobs (status);`,
+];
+
+export interface NewJob {
+  request: JobRequest;
+  origin: JobOrigin;
+  parentId: number | null;
+  userId: string;
+  userName: string;
+  guildId: string | null;
+  channelId: string;
+}
+
+interface JobRow {
+  id: number;
+  request: string;
+  origin: string;
+  parent_id: number | null;
+  user_id: string;
+  user_name: string;
+  guild_id: string | null;
+  channel_id: string;
+  message_id: string | null;
+  status: string;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  error_code: string | null;
+  error_message: string | null;
+  outcome: string | null;
+  deleted_at: number | null;
+}
+
+export class JobStore {
+  private readonly db: Database.Database;
+
+  /** Opens (creating if needed) the database file and brings its schema up to date. ':memory:' works too. */
+  constructor(path: string, private readonly now: () => number = Date.now) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('foreign_keys = ON');
+    this.migrate();
+  }
+
+  get schemaVersion(): number {
+    return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
+  private migrate(): void {
+    for (let version = this.schemaVersion; version < MIGRATIONS.length; version++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[version]);
+        this.db.pragma(`user_version = ${version + 1}`);
+      })();
+    }
+  }
+
+  create(job: NewJob): JobRecord {
+    const info = this.db
+      .prepare(
+        `INSERT INTO jobs (kind, request, origin, parent_id, user_id, user_name, guild_id, channel_id, status, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?)`,
+      )
+      .run(job.request.kind, JSON.stringify(job.request), job.origin, job.parentId, job.userId, job.userName, job.guildId, job.channelId, this.now());
+    return this.require(Number(info.lastInsertRowid));
+  }
+
+  get(id: number): JobRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
+    return row && toRecord(row);
+  }
+
+  /** Like get, for ids the bot itself holds (a missing one is a bug). */
+  require(id: number): JobRecord {
+    const job = this.get(id);
+    if (!job) throw new Error(`job ${id} is not in the store`);
+    return job;
+  }
+
+  byMessage(messageId: string): JobRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM jobs WHERE message_id = ? ORDER BY id DESC LIMIT 1').get(messageId) as JobRow | undefined;
+    return row && toRecord(row);
+  }
+
+  /**
+   * The image the user asked for last in a channel: done, or still queued or running (an edit needs only its
+   * parameters); not failed, cancelled, deleted, nor an attention-map job.
+   */
+  latestImage(userId: string, channelId: string): JobRecord | undefined {
+    const row = this.db
+      .prepare(
+        `SELECT * FROM jobs WHERE user_id = ? AND channel_id = ? AND status IN ('queued', 'running', 'done')
+           AND deleted_at IS NULL AND origin <> 'attention' ORDER BY id DESC LIMIT 1`,
+      )
+      .get(userId, channelId) as JobRow | undefined;
+    return row && toRecord(row);
+  }
+
+  /** Jobs that were queued or running, oldest first (to resume after a restart). */
+  unfinished(): JobRecord[] {
+    const rows = this.db.prepare(`SELECT * FROM jobs WHERE status IN ('queued', 'running') ORDER BY id`).all() as JobRow[];
+    return rows.map(toRecord);
+  }
+
+  setMessage(id: number, messageId: string): JobRecord {
+    this.db.prepare('UPDATE jobs SET message_id = ? WHERE id = ?').run(messageId, id);
+    return this.require(id);
+  }
+
+  markRunning(id: number): JobRecord {
+    this.db.prepare(`UPDATE jobs SET status = 'running', started_at = ? WHERE id = ?`).run(this.now(), id);
+    return this.require(id);
+  }
+
+  /** A running job interrupted by a restart goes back to the queue. */
+  requeue(id: number): JobRecord {
+    this.db.prepare(`UPDATE jobs SET status = 'queued', started_at = NULL WHERE id = ?`).run(id);
+    return this.require(id);
+  }
+
+  markDone(id: number, outcome: JobOutcome): JobRecord {
+    return this.finish(id, 'done', { outcome: JSON.stringify(outcome) });
+  }
+
+  markFailed(id: number, error: ErrorValue): JobRecord {
+    return this.finish(id, 'failed', { error_code: error.code, error_message: error.message });
+  }
+
+  markCancelled(id: number): JobRecord {
+    return this.finish(id, 'cancelled', {});
+  }
+
+  markDeleted(id: number): JobRecord {
+    this.db.prepare('UPDATE jobs SET deleted_at = ? WHERE id = ?').run(this.now(), id);
+    return this.require(id);
+  }
+
+  private finish(id: number, status: JobStatus, extra: Partial<Record<'outcome' | 'error_code' | 'error_message', string>>): JobRecord {
+    this.db
+      .prepare(
+        `UPDATE jobs SET status = ?, finished_at = ?, outcome = ?, error_code = ?, error_message = ? WHERE id = ?`,
+      )
+      .run(status, this.now(), extra.outcome ?? null, extra.error_code ?? null, extra.error_message ?? null, id);
+    return this.require(id);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+function toRecord(row: JobRow): JobRecord {
+  return {
+    id: row.id,
+    request: JSON.parse(row.request) as JobRequest,
+    origin: row.origin as JobOrigin,
+    parentId: row.parent_id,
+    userId: row.user_id,
+    userName: row.user_name,
+    guildId: row.guild_id,
+    channelId: row.channel_id,
+    messageId: row.message_id,
+    status: row.status as JobStatus,
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    error: row.error_code ? ({ code: row.error_code, message: row.error_message ?? '' } as ErrorValue) : null,
+    outcome: row.outcome ? (JSON.parse(row.outcome) as JobOutcome) : null,
+    deleted: row.deleted_at !== null,
+  };
+}

@@ -1,0 +1,58 @@
+/**
+ * `reprompt local [--model DIR] [--out DIR] [--db FILE]`: the bot without Discord. Reads console-driver lines on
+ * stdin (see src/bot/console/session.ts for the grammar), prints every reply, saves images to --out, and at the
+ * end of input waits for the queue, then exits.
+ */
+import { createInterface } from 'node:readline';
+import type { Command } from 'commander';
+import { config as loadDotenv } from 'dotenv';
+import { loadConfig } from '../bot/config.js';
+import { CONSOLE_HELP, runConsole } from '../bot/console/session.js';
+import { startEngineBackend } from '../bot/engine-backend.js';
+import { createLogger } from '../bot/log.js';
+import { addEngineOptions, type EngineCliOptions } from './engine-options.js';
+import { isBundledModel, resolveModelDir } from './model-dir.js';
+
+interface LocalOptions extends EngineCliOptions {
+  out: string;
+  db: string;
+  user: string;
+}
+
+export function register(program: Command): void {
+  const command = program
+    .command('local')
+    .description('drive the bot offline: Discord-style commands on stdin, replies on stdout, images in --out')
+    .option('--out <dir>', 'where images are saved', 'out')
+    .option('--db <file>', 'job database (kept apart from the bot’s own)', 'data/local.db')
+    .option('--user <name>', 'your name in the transcript', 'you')
+    .addHelpText('after', `\nInput lines:\n${CONSOLE_HELP}`);
+  addEngineOptions(command).action((options: LocalOptions, self: Command) => local(options, self.getOptionValueSource('provider') === 'default'));
+}
+
+async function local(options: LocalOptions, providerByDefault: boolean): Promise<void> {
+  loadDotenv({ quiet: true });
+  const config = loadConfig(process.env, 'local');
+  const modelDir = resolveModelDir(options.model ?? (config.engine.modelDir || undefined));
+  if (isBundledModel(modelDir)) process.stderr.write('reprompt: using the bundled test model tiny-sd15 (random weights: images are noise)\n');
+  const backend = await startEngineBackend({
+    ...config.engine,
+    modelDir,
+    // .env's PROVIDER applies unless --provider was given (commander fills in its own default).
+    provider: providerByDefault ? config.engine.provider : (options.provider ?? config.engine.provider),
+    threads: options.threads ?? config.engine.threads,
+  });
+  try {
+    const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
+    await runConsole(lines, {
+      backend,
+      settings: { ...config, dbPath: options.db },
+      outDir: options.out,
+      userName: options.user,
+      write: (line) => process.stdout.write(`${line}\n`),
+      log: createLogger(),
+    });
+  } finally {
+    await backend.close();
+  }
+}
