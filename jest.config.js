@@ -6,6 +6,7 @@ export default {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true }] },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
-  testTimeout: 120000,
+  // Generous: the 512² reference runs take minutes on a 2-core machine with two test files running at once.
+  testTimeout: 600000,
   maxWorkers: 2,
 };

@@ -14,8 +14,8 @@ const data = new SlashCommandBuilder()
   .addStringOption((o) => o.setName('seed').setDescription('Whole number from 0 to 18446744073709551615; random if empty').setMaxLength(20))
   .addIntegerOption((o) => o.setName('steps').setDescription('Denoising steps (more = slower, finer)').setMinValue(1).setMaxValue(1000))
   .addNumberOption((o) => o.setName('cfg').setDescription('Guidance scale: how strictly to follow the prompt (negative = away from it)').setMinValue(-100).setMaxValue(100))
-  .addIntegerOption((o) => o.setName('width').setDescription('Width in pixels (a multiple of 64)').setMinValue(64).setMaxValue(4096))
-  .addIntegerOption((o) => o.setName('height').setDescription('Height in pixels (a multiple of 64)').setMinValue(64).setMaxValue(4096))
+  .addIntegerOption((o) => o.setName('width').setDescription('Width in pixels (a multiple of 8)').setMinValue(64).setMaxValue(4096))
+  .addIntegerOption((o) => o.setName('height').setDescription('Height in pixels (a multiple of 8)').setMinValue(64).setMaxValue(4096))
   .addStringOption((o) =>
     o
       .setName('sampler')

@@ -22,7 +22,7 @@ describe('configuration', () => {
     const config = loadConfig(valid, 'bot');
     expect(config).toMatchObject({
       discord: { token: TOKEN, appId: '123456789012345678', guildId: undefined, messageContent: false, adminRoleIds: [] },
-      engine: { modelDir: 'models/sd15', provider: 'cpu', threads: 0, attentionStoreMb: 512 },
+      engine: { modelDir: 'models/sd15', provider: 'cpu', threads: 0, attentionStoreMb: 2048 },
       dbPath: 'data/reprompt.db',
       queue: { concurrency: 1, maxLength: 50, userMaxPending: 3 },
       maxSteps: 50,

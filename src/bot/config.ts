@@ -75,7 +75,7 @@ export function loadConfig(env: Env, needs: ConfigNeeds): BotConfig {
         pattern: { re: /^[a-z][a-z0-9-]*$/, expected: 'an execution provider name such as cpu, cuda or dml' },
       }),
       threads: read.integer('THREADS', 0, { min: 0, max: 256 }),
-      attentionStoreMb: read.integer('ATTENTION_STORE_MB', 512, { min: 0, max: 1_048_576 }),
+      attentionStoreMb: read.integer('ATTENTION_STORE_MB', 2048, { min: 0, max: 1_048_576 }),
     },
     dbPath: read.string('DB_PATH', { required: false, fallback: 'data/reprompt.db' }),
     queue: {

@@ -4,7 +4,7 @@
  * (neutral controls), heat maps and every edit.
  *
  * Worker-wide state lives here: the patch loader (which knows the layer metadata once the UNet is loaded) and the
- * attention store of source traces, bounded by REPROMPT_ATTENTION_STORE_MB (default 1024; 0 disables re-use).
+ * attention store of source traces, bounded by REPROMPT_ATTENTION_STORE_MB (default 1024 — the bot passes its ATTENTION_STORE_MB; 0 disables re-use).
  */
 import sharp from 'sharp';
 import { UserError } from '../engine/errors.js';

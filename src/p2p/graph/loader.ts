@@ -1,0 +1,122 @@
+/**
+ * AttentionPatchLoader: the engine's UNet loader for Prompt-to-Prompt. It opens a UNet export patched with the
+ * attention-control contract, patching and probing it once per model and caching the result on disk.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { InferenceSession, type Tensor } from 'onnxruntime-node';
+import { UserError } from '../../engine/errors.js';
+import { makeUpsamplingSizeExactInModel } from '../../engine/onnx/flexible-size.js';
+import { type CachedPatch, PatchCache, defaultCacheDir, sha256File } from './cache.js';
+import { type AttentionLayer, PATCHER_VERSION, type PatchedUNetMeta, neutralControlFeeds } from './contract.js';
+import { DataType, type ModelProto, decodeModel, encodeModel } from './onnx.js';
+import { patchUNetModel } from './patch.js';
+import { probeLayers } from './probe.js';
+
+export interface PatchedUNet {
+  session: InferenceSession;
+  /** Controls that leave the UNet's output unchanged, for calls that edit and capture nothing. */
+  neutralFeeds(batch: number): Record<string, Tensor>;
+}
+
+export interface LoadReport {
+  /** True when the patched graph came from the cache, false when it was patched and probed in this load. */
+  fromCache: boolean;
+  /** Wall time of the whole load, session creation included. */
+  ms: number;
+  /** Why the patch could not be written to the cache (the load still succeeded; the next one patches again). */
+  cacheError?: string;
+}
+
+export class AttentionPatchLoader {
+  private readonly cache: PatchCache;
+  private loaded: PatchedUNetMeta | undefined;
+  private report: LoadReport | undefined;
+
+  constructor(opts: { cacheDir?: string } = {}) {
+    this.cache = new PatchCache(opts.cacheDir ?? defaultCacheDir());
+  }
+
+  /** Metadata of the last loaded UNet. */
+  get meta(): PatchedUNetMeta | undefined {
+    return this.loaded;
+  }
+
+  get lastLoad(): LoadReport | undefined {
+    return this.report;
+  }
+
+  async load(unetModelPath: string, options: InferenceSession.SessionOptions = {}): Promise<PatchedUNet> {
+    const started = performance.now();
+    if (!existsSync(unetModelPath)) throw new UserError('model', `The UNet model file ${unetModelPath} does not exist.`);
+    const weightsDir = resolve(dirname(unetModelPath));
+    const sourceSha256 = await sha256File(unetModelPath);
+    const cached = this.cache.read(sourceSha256);
+    const { session, meta, cacheError } = cached
+      ? { session: await openCached(cached, weightsDir, options), meta: cached.meta, cacheError: undefined }
+      : await this.patchProbeAndCache(unetModelPath, sourceSha256, weightsDir, options);
+    this.loaded = meta;
+    this.report = { fromCache: !!cached, ms: performance.now() - started, ...(cacheError ? { cacheError } : {}) };
+    return { session, neutralFeeds: (batch) => neutralControlFeeds(meta, batch) };
+  }
+
+  private async patchProbeAndCache(
+    unetModelPath: string,
+    sourceSha256: string,
+    weightsDir: string,
+    options: InferenceSession.SessionOptions,
+  ): Promise<{ session: InferenceSession; meta: PatchedUNetMeta; cacheError?: string }> {
+    const model = readableModel(unetModelPath, await readFile(unetModelPath));
+    // The same size flexibility as the engine's default UNet loader: any latent size runs, not only multiples of 8.
+    makeUpsamplingSizeExactInModel(model);
+    const patch = { ...patchUNetModel(model), bytes: encodeModel(model) };
+    const session = await InferenceSession.create(patch.bytes, withWeightsDir(options, weightsDir, patch.externalData));
+    let layers: AttentionLayer[];
+    try {
+      layers = await probeLayers(session, patch.io, patch.layers);
+    } catch (e) {
+      await session.release();
+      throw e;
+    }
+    const meta: PatchedUNetMeta = {
+      version: PATCHER_VERSION,
+      sourceSha256,
+      textLength: patch.io.text.length,
+      layers,
+      floatType: patch.io.sample.elemType === DataType.FLOAT16 ? 'float16' : 'float32',
+    };
+    try {
+      await this.cache.write(patch.bytes, { meta, externalData: patch.externalData });
+      return { session, meta };
+    } catch (e) {
+      // A cache folder that cannot be written must not stop generation: it only costs the next load a re-patch.
+      return { session, meta, cacheError: e instanceof Error ? e.message : String(e) };
+    }
+  }
+}
+
+function readableModel(path: string, bytes: Uint8Array): ModelProto {
+  try {
+    return decodeModel(bytes);
+  } catch (e) {
+    throw new UserError('model', `${path} is not a readable ONNX model (${e instanceof Error ? e.message : String(e)}).`);
+  }
+}
+
+/**
+ * A patched graph with inline weights opens from its cache path. One with external weights opens from a Buffer
+ * with the original folder as its external-data folder, because ORT resolves external files relative to the
+ * model's own folder otherwise.
+ */
+async function openCached(entry: CachedPatch, weightsDir: string, options: InferenceSession.SessionOptions): Promise<InferenceSession> {
+  if (!entry.externalData) return InferenceSession.create(entry.modelPath, options);
+  return InferenceSession.create(await readFile(entry.modelPath), withWeightsDir(options, weightsDir, true));
+}
+
+function withWeightsDir(options: InferenceSession.SessionOptions, weightsDir: string, externalData: boolean): InferenceSession.SessionOptions {
+  if (!externalData) return options;
+  const extra = options.extra ?? {};
+  const session = (extra.session ?? {}) as Record<string, unknown>;
+  return { ...options, extra: { ...extra, session: { ...session, model_external_initializers_file_folder_path: weightsDir } } };
+}

@@ -1,0 +1,89 @@
+/**
+ * The slice of `onnx-proto` (protobufjs 6 static code for ONNX 1.10) that the attention patcher uses, plus the
+ * small conversions every caller needs: int64 fields decode as `Long`, and attributes are looked up by name.
+ */
+import onnxProto from 'onnx-proto';
+import type { onnx as OnnxTypes } from 'onnx-proto';
+
+export const onnx = onnxProto.onnx;
+
+export type ModelProto = OnnxTypes.ModelProto;
+export type GraphProto = OnnxTypes.IGraphProto;
+export type NodeProto = OnnxTypes.INodeProto;
+export type TensorProto = OnnxTypes.ITensorProto;
+export type ValueInfoProto = OnnxTypes.IValueInfoProto;
+export type AttributeProto = OnnxTypes.IAttributeProto;
+/** What `decodeModel` yields: message classes, whose repeated fields are always arrays. */
+export type DecodedGraph = OnnxTypes.GraphProto;
+export type DecodedNode = OnnxTypes.NodeProto;
+
+/** TensorProto.DataType values used here. */
+export const DataType = { FLOAT: 1, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10 } as const;
+export type ElemType = number;
+
+const AttributeType = onnx.AttributeProto.AttributeType;
+
+/** protobufjs decodes int64 as Long; `Number()` understands both Long and number. */
+export const toNumber = (v: number | { toString(): string } | null | undefined): number => Number(v ?? 0);
+
+export function decodeModel(bytes: Uint8Array): ModelProto {
+  return onnx.ModelProto.decode(bytes);
+}
+
+export function encodeModel(model: ModelProto): Uint8Array {
+  return onnx.ModelProto.encode(model).finish();
+}
+
+export function attribute(node: NodeProto, name: string): AttributeProto | undefined {
+  return node.attribute?.find((a) => a.name === name);
+}
+
+export function intAttribute(node: NodeProto, name: string): number | undefined {
+  const a = attribute(node, name);
+  return a ? toNumber(a.i) : undefined;
+}
+
+export function intsAttribute(node: NodeProto, name: string): number[] | undefined {
+  const a = attribute(node, name);
+  return a?.ints ? a.ints.map(toNumber) : undefined;
+}
+
+export const attrInt = (name: string, i: number): AttributeProto => ({ name, type: AttributeType.INT, i });
+export const attrInts = (name: string, ints: number[]): AttributeProto => ({ name, type: AttributeType.INTS, ints });
+export const attrTensor = (name: string, t: TensorProto): AttributeProto => ({ name, type: AttributeType.TENSOR, t });
+export const attrGraph = (name: string, g: GraphProto): AttributeProto => ({ name, type: AttributeType.GRAPH, g });
+
+/** A constant tensor with its data in `rawData` (little-endian, which is what every supported host is). */
+export function int64Tensor(name: string, values: readonly bigint[], dims: number[] = [values.length]): TensorProto {
+  const data = BigInt64Array.from(values);
+  return { name, dataType: DataType.INT64, dims, rawData: new Uint8Array(data.buffer) };
+}
+
+export function floatTensor(name: string, values: readonly number[], dims: number[] = [values.length]): TensorProto {
+  const data = Float32Array.from(values);
+  return { name, dataType: DataType.FLOAT, dims, rawData: new Uint8Array(data.buffer) };
+}
+
+/** A tensor ValueInfo; `dims` entries are fixed sizes (numbers) or symbolic names (strings). */
+export function tensorValueInfo(name: string, elemType: ElemType, dims?: readonly (number | string)[]): ValueInfoProto {
+  const shape = dims ? { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } : undefined;
+  return { name, type: { tensorType: { elemType, shape } } };
+}
+
+/** The declared element type and dims of a graph input/output (dims: number, symbolic name, or undefined). */
+export function valueInfoType(v: ValueInfoProto): { elemType: ElemType; dims: (number | string | undefined)[] | undefined } {
+  const t = v.type?.tensorType;
+  const dims = t?.shape?.dim?.map((d) => (d.dimParam ? d.dimParam : d.dimValue != null ? toNumber(d.dimValue) : undefined));
+  return { elemType: t?.elemType ?? 0, dims };
+}
+
+/** The version of the default ("ai.onnx") operator set the model imports. */
+export function defaultOpset(model: ModelProto): number {
+  const entry = model.opsetImport.find((o) => !o.domain || o.domain === 'ai.onnx');
+  return entry ? toNumber(entry.version) : 0;
+}
+
+/** True when some initializer keeps its data in a file next to the model. */
+export function hasExternalData(graph: GraphProto): boolean {
+  return (graph.initializer ?? []).some((t) => t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL);
+}
