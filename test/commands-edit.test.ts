@@ -85,10 +85,12 @@ describe('/edit', () => {
     await bot.router.handle(elsewhere);
     expect(elsewhere.lastText).toContain('You have no image in this channel yet');
 
-    // The engine's own error (a word that is not in the prompt) lands in the job's message.
-    await bot.router.handle(slash('edit', { edit: 'cow→cat' }));
+    // A word that is not in the prompt is answered at once, and no job is queued for it.
+    const cow = slash('edit', { edit: 'cow→cat' });
+    await bot.router.handle(cow);
+    expect(cow.lastText).toMatch(/^⚠️ “cow” is not in the prompt/);
     await bot.jobs.idle();
-    expect(bot.sink.messageOfJob(2).message.content).toContain('failed: "cow" is not in the prompt');
+    expect(() => bot.sink.messageOfJob(2)).toThrow();
   });
 
   test('stronger/weaker re-edit the same source (stored source attention reused) with a scaled cross window', async () => {

@@ -4,6 +4,7 @@
  * stored source attention.
  */
 import { UserError } from '../engine/errors.js';
+import { parseEdit } from '../p2p/edit/language.js';
 import type { EditParams, StepWindow } from '../p2p/jobs.js';
 import type { JobRecord } from './job.js';
 import type { EditSettings } from './validate.js';
@@ -30,6 +31,8 @@ export function editParamsFor(target: JobRecord, editText: string, settings: Edi
   if (settings.self !== undefined) params.self = settings.self;
   if (settings.blend !== undefined) params.blend = settings.blend;
   if (settings.guidance !== undefined) params.guidance = settings.guidance;
+  // The edit language needs no model: a typo or a word that is not in the prompt is answered now, not queued.
+  parseEdit({ source: params.source.prompt, edit: params.edit, weights: params.weights, blend: params.blend });
   return params;
 }
 
