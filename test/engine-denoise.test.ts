@@ -1,8 +1,6 @@
 /**
  * The denoising loop's contracts beyond single-image references, on small fast runs: several prompt rows in one
  * batch, controller hooks, progress and cancellation, truncation reports.
- *
- * @jest-environment ./test/engine-ort-environment.mjs
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { UNetCall } from '../src/engine/controller.js';

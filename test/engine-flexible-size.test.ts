@@ -2,8 +2,6 @@
  * makeUpsamplingSizeExact: UNet exports run at latent sizes that are not multiples of 8, give bitwise the original
  * outputs at sizes that are, and resize exactly like torch's `F.interpolate(x, size, mode="nearest")` (reference
  * data in fixtures/extra/resize, see its cases.json).
- *
- * @jest-environment ./test/engine-ort-environment.mjs
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

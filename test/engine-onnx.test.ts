@@ -1,8 +1,6 @@
 /**
  * The session wrappers on small hand-built graphs: dtypes the tiny model does not have (float16 I/O, float
  * timesteps, int64 ids), unsupported dtypes, and an injected UNet loader with an extra input and output.
- *
- * @jest-environment ./test/engine-ort-environment.mjs
  */
 import { afterAll, describe, expect, test } from '@jest/globals';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

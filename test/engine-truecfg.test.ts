@@ -2,8 +2,6 @@
  * Guidance below 1 and negative guidance, as this project means them: classifier-free guidance at every scale.
  * The true_cfg references were made with guidance forced on; the txt2img cases with such scales are stock diffusers
  * (conditional prompt only), which our runs must NOT reproduce.
- *
- * @jest-environment ./test/engine-ort-environment.mjs
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { StableDiffusionPipeline } from '../src/engine/pipeline.js';

@@ -1,8 +1,6 @@
 /**
  * The txt2img reference cases with more steps or more pixels (see engine-txt2img for the 20-step 256×256 ones),
  * in a file of their own so that jest runs them beside the others.
- *
- * @jest-environment ./test/engine-ort-environment.mjs
  */
 import { afterAll, beforeAll, describe, test } from '@jest/globals';
 import { StableDiffusionPipeline } from '../src/engine/pipeline.js';

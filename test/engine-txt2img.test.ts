@@ -2,8 +2,6 @@
  * Text-to-image against diffusers' StableDiffusionPipeline on the tiny model (20-step 256×256 cases; the larger
  * ones are in engine-txt2img-large). Cases with 0 < g < 1 or g < 0 are stock-diffusers behaviour, which this
  * project changes on purpose: see engine-truecfg.
- *
- * @jest-environment ./test/engine-ort-environment.mjs
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { DenoiseController } from '../src/engine/controller.js';

@@ -3,7 +3,7 @@
  * builds output tensors from typed arrays of the host realm, and onnxruntime-common's Tensor checks them with
  * `instanceof Float32Array` inside the test's vm context, which has its own constructors and rejects them
  * ("A float32 tensor's data must be type of Float32Array"). Jest already shares Uint8Array and ArrayBuffer the
- * same way. Use it with a `@jest-environment ./test/engine-ort-environment.mjs` docblock in files that run ORT.
+ * same way. jest.config.js makes it the environment of every test file.
  */
 import { TestEnvironment } from 'jest-environment-node';
 
