@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
-import { decodeModel, encodeModel, floatTensor, intAttr } from '../src/engine/graph/onnx-model.js';
+import { decodeModel, encodeModel, floatTensor, attrInt } from '../src/engine/graph/onnx-model.js';
 import { readNpyFloat32 } from '../src/engine/npy.js';
 import { createFlexibleUNetSession, makeUpsamplingSizeExact } from '../src/engine/onnx/flexible-size.js';
 import { fixturePath, maxAbsDiff, sdpaUnetPath, tinyModelDir } from './helpers.js';
@@ -215,7 +215,7 @@ function miniUpsampler(opset: number, channels: number, coordinateMode = 'asymme
             output: ['conv'],
             attribute: [ints('kernel_shape', [3, 3]), ints('pads', [1, 1, 1, 1])],
           },
-          { name: 'concat', opType: 'Concat', input: ['conv', 'skip'], output: ['joined'], attribute: [intAttr('axis', 1)] },
+          { name: 'concat', opType: 'Concat', input: ['conv', 'skip'], output: ['joined'], attribute: [attrInt('axis', 1)] },
         ],
       },
     }),

@@ -1,8 +1,6 @@
 /**
  * The edits of the attention-control contract on the tiny UNet, in both layouts: self-attention replacement,
  * the cross-attention mapping out = src·W + P ⊙ D, and replaying an edit against external source rows.
- *
- * @jest-environment ./test/engine-ort-environment.mjs
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { InferenceSession, Tensor } from 'onnxruntime-node';

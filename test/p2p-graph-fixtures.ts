@@ -2,7 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { float32ToHalf } from '../src/engine/fp16.js';
-import { DataType, type DecodedGraph, type DecodedNode, type NodeProto, type TensorProto, floatTensor, onnx, tensorValueInfo } from '../src/p2p/graph/onnx.js';
+import { DataType, type DecodedGraph, type DecodedNode, type NodeProto, type TensorProto, floatTensor, onnx, tensorValueInfo } from '../src/engine/graph/onnx-model.js';
 
 /**
  * Rewrites a model the way optimum saves large ones: every initializer over 1 KB moves to `model.onnx_data` next to

@@ -1,8 +1,6 @@
 /**
  * The attention patch on a float16 UNet (the tiny UNet converted like convert_float_to_float16 with fp16 I/O):
  * the contract's float tensors stay float32, and captures and edits behave as in float32.
- *
- * @jest-environment ./test/engine-ort-environment.mjs
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';

@@ -1,8 +1,6 @@
 /**
  * Patching as a whole: the on-disk cache, UNets with external weights, exports without module scopes, and the
  * graphs the patch must refuse (fused attention, no attention, already patched).
- *
- * @jest-environment ./test/engine-ort-environment.mjs
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
@@ -14,7 +12,7 @@ import { defaultCacheDir } from '../src/p2p/graph/cache.js';
 import { createFlexibleUNetSession } from '../src/engine/onnx/flexible-size.js';
 import { type AttentionLayer, mapOutputName, probsOutputName } from '../src/p2p/graph/contract.js';
 import { AttentionPatchLoader, type PatchedUNet } from '../src/p2p/graph/loader.js';
-import { onnx } from '../src/p2p/graph/onnx.js';
+import { onnx } from '../src/engine/graph/onnx-model.js';
 import { patchUNetGraph } from '../src/p2p/graph/patch.js';
 import { maxAbsDiff } from './helpers.js';
 import { fusedAttentionUNet, withExternalWeights } from './p2p-graph-fixtures.js';

@@ -1,8 +1,6 @@
 /**
  * The attention patch on the tiny UNet, in both probability layouts: which layers it finds, that neutral controls
  * leave the UNet's output as it was, and what the capture and map outputs hold.
- *
- * @jest-environment ./test/engine-ort-environment.mjs
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { InferenceSession } from 'onnxruntime-node';

@@ -5,10 +5,10 @@
 import { type GraphProto, type NodeProto, type TensorProto } from './onnx-model.js';
 
 export class GraphLinks {
-  private readonly producers = new Map<string, NodeProto>();
+  protected readonly producers = new Map<string, NodeProto>();
   private readonly consumerLists = new Map<string, NodeProto[]>();
   private readonly positions = new Map<NodeProto, number>();
-  private readonly initializers = new Map<string, TensorProto>();
+  protected readonly initializers = new Map<string, TensorProto>();
 
   constructor(readonly graph: GraphProto) {
     (graph.node ?? []).forEach((node, position) => {

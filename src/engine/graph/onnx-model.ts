@@ -1,24 +1,31 @@
 /**
- * The engine's slice of `onnx-proto` (protobufjs 6 static code for ONNX 1.10): model decoding/encoding and the
- * value conversions graph edits need. protobufjs decodes int64 fields as `Long` and string attributes as bytes,
- * so every read goes through these helpers.
+ * The project's slice of `onnx-proto` (protobufjs 6 static code for ONNX 1.10): model decoding/encoding and the
+ * value conversions graph edits need (the engine's size patch and Prompt-to-Prompt's attention patch both use it).
+ * protobufjs decodes int64 fields as `Long` and string attributes as bytes, so every read goes through these helpers.
  */
 import onnxProto from 'onnx-proto';
 import type { onnx as OnnxTypes } from 'onnx-proto';
 
-const onnx = onnxProto.onnx;
+export const onnx = onnxProto.onnx;
 
 export type ModelProto = OnnxTypes.ModelProto;
 export type GraphProto = OnnxTypes.IGraphProto;
 export type NodeProto = OnnxTypes.INodeProto;
 export type TensorProto = OnnxTypes.ITensorProto;
+export type ValueInfoProto = OnnxTypes.IValueInfoProto;
 export type AttributeProto = OnnxTypes.IAttributeProto;
+/** What `decodeModel` yields: message classes, whose repeated fields are always arrays. */
+export type DecodedGraph = OnnxTypes.GraphProto;
+export type DecodedNode = OnnxTypes.NodeProto;
 
-const DataType = onnx.TensorProto.DataType;
+/** TensorProto.DataType values used here. */
+export const DataType = { FLOAT: 1, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10 } as const;
+export type ElemType = number;
+
 const AttributeType = onnx.AttributeProto.AttributeType;
 
 /** `Number()` understands both protobufjs' `Long` and plain numbers. */
-const toNumber = (v: number | { toString(): string } | null | undefined): number => Number(v ?? 0);
+export const toNumber = (v: number | { toString(): string } | null | undefined): number => Number(v ?? 0);
 
 export function decodeModel(bytes: Uint8Array): ModelProto {
   return onnx.ModelProto.decode(bytes);
@@ -34,7 +41,12 @@ export function defaultOpset(model: ModelProto): number {
   return entry ? toNumber(entry.version) : 0;
 }
 
-function attribute(node: NodeProto, name: string): AttributeProto | undefined {
+/** True when some initializer keeps its data in a file next to the model. */
+export function hasExternalData(graph: GraphProto): boolean {
+  return (graph.initializer ?? []).some((t) => t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL);
+}
+
+export function attribute(node: NodeProto, name: string): AttributeProto | undefined {
   return node.attribute?.find((a) => a.name === name);
 }
 
@@ -52,20 +64,21 @@ export function stringAttribute(node: NodeProto, name: string): string | undefin
   return bytes ? new TextDecoder().decode(bytes) : undefined;
 }
 
-export function intAttr(name: string, i: number): AttributeProto {
-  return { name, type: AttributeType.INT, i };
-}
+export const attrInt = (name: string, i: number): AttributeProto => ({ name, type: AttributeType.INT, i });
+export const attrInts = (name: string, ints: number[]): AttributeProto => ({ name, type: AttributeType.INTS, ints });
+export const attrTensor = (name: string, t: TensorProto): AttributeProto => ({ name, type: AttributeType.TENSOR, t });
+export const attrGraph = (name: string, g: GraphProto): AttributeProto => ({ name, type: AttributeType.GRAPH, g });
 
-/** A 1-D int64 constant with its data in `rawData` (little-endian, which every supported host is). */
-export function int64Tensor(name: string, values: readonly bigint[]): TensorProto {
+/** An int64 constant with its data in `rawData` (little-endian, which every supported host is). */
+export function int64Tensor(name: string, values: readonly bigint[], dims: number[] = [values.length]): TensorProto {
   const data = BigInt64Array.from(values);
-  return { name, dataType: DataType.INT64, dims: [values.length], rawData: new Uint8Array(data.buffer) };
+  return { name, dataType: DataType.INT64, dims, rawData: new Uint8Array(data.buffer) };
 }
 
-/** A 1-D float constant (may be empty, as Resize's `scales` must be before opset 13 when `sizes` is given). */
-export function floatTensor(name: string, values: readonly number[]): TensorProto {
+/** A float constant (may be empty, as Resize's `scales` must be before opset 13 when `sizes` is given). */
+export function floatTensor(name: string, values: readonly number[], dims: number[] = [values.length]): TensorProto {
   const data = Float32Array.from(values);
-  return { name, dataType: DataType.FLOAT, dims: [values.length], rawData: new Uint8Array(data.buffer) };
+  return { name, dataType: DataType.FLOAT, dims, rawData: new Uint8Array(data.buffer) };
 }
 
 /** The values of a float32 tensor stored in the graph (raw bytes or `floatData`); undefined for other types. */
@@ -77,4 +90,17 @@ export function floatValues(tensor: TensorProto): number[] | undefined {
     return Array.from({ length: raw.byteLength / 4 }, (_, k) => view.getFloat32(4 * k, true));
   }
   return tensor.floatData ?? [];
+}
+
+/** A tensor ValueInfo; `dims` entries are fixed sizes (numbers) or symbolic names (strings). */
+export function tensorValueInfo(name: string, elemType: ElemType, dims?: readonly (number | string)[]): ValueInfoProto {
+  const shape = dims ? { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } : undefined;
+  return { name, type: { tensorType: { elemType, shape } } };
+}
+
+/** The declared element type and dims of a graph input/output (dims: number, symbolic name, or undefined). */
+export function valueInfoType(v: ValueInfoProto): { elemType: ElemType; dims: (number | string | undefined)[] | undefined } {
+  const t = v.type?.tensorType;
+  const dims = t?.shape?.dim?.map((d) => (d.dimParam ? d.dimParam : d.dimValue != null ? toNumber(d.dimValue) : undefined));
+  return { elemType: t?.elemType ?? 0, dims };
 }

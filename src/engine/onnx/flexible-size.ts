@@ -29,7 +29,7 @@ import {
   floatTensor,
   floatValues,
   int64Tensor,
-  intAttr,
+  attrInt,
   intAttribute,
   intsAttribute,
   stringAttribute,
@@ -205,7 +205,7 @@ function resizeToSkips(graph: GraphProto, links: GraphLinks, sites: readonly Ups
     };
     const batchAndChannels = op('Slice', [op('Shape', [input]), constants.int64(0n), constants.int64(2n)]);
     const skipHeightAndWidth = op('Slice', [op('Shape', [skip]), constants.int64(2n), constants.int64(4n)]);
-    const sizes = op('Concat', [batchAndChannels, skipHeightAndWidth], [intAttr('axis', 0)]);
+    const sizes = op('Concat', [batchAndChannels, skipHeightAndWidth], [attrInt('axis', 0)]);
     resize.input = [input, roi, opset >= 13 ? '' : constants.emptyFloats(), sizes];
     insertedBefore.set(resize, nodes);
   }

@@ -15,7 +15,7 @@ import {
   attrTensor,
   int64Tensor,
   tensorValueInfo,
-} from './onnx.js';
+} from '../../engine/graph/onnx-model.js';
 
 /** Names and constants shared by every builder of one model (the main graph and its If branches). */
 export class ModelNames {

@@ -8,7 +8,7 @@ import { UserError } from '../../engine/errors.js';
 import { type IfOutput, ModelNames, NodeBuilder } from './builder.js';
 import { P2P_INPUT, extInputName, mapOutputName, probsOutputName } from './contract.js';
 import type { AttentionSite } from './find-attention.js';
-import { DataType, type ElemType, type GraphProto, type NodeProto, type ValueInfoProto, tensorValueInfo } from './onnx.js';
+import { DataType, type ElemType, type GraphProto, type NodeProto, type ValueInfoProto, tensorValueInfo } from '../../engine/graph/onnx-model.js';
 
 const BATCH = 'p2p_batch';
 const TEXT = 'p2p_text_length';

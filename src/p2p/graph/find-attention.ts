@@ -5,7 +5,7 @@
  */
 import { UserError } from '../../engine/errors.js';
 import type { GraphIndex } from './graph-index.js';
-import { type ElemType, type NodeProto, intAttribute, intsAttribute, toNumber } from './onnx.js';
+import { type ElemType, type NodeProto, intAttribute, intsAttribute, toNumber } from '../../engine/graph/onnx-model.js';
 
 export type AttentionKind = 'self' | 'cross';
 export type AttentionPlace = 'down' | 'mid' | 'up';

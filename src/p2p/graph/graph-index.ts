@@ -1,8 +1,9 @@
 /**
- * Producer/consumer lookups over one ONNX graph, so that attention can be found by the data flow around a node
- * rather than by node names (which depend on the exporter).
+ * The graph index the attention patcher searches: attention is found by the data flow around a node rather than
+ * by node names (which depend on the exporter).
  */
-import { DataType, type ElemType, type GraphProto, type NodeProto, attribute, intAttribute, valueInfoType } from './onnx.js';
+import { GraphLinks } from '../../engine/graph/graph-links.js';
+import { DataType, type ElemType, type GraphProto, attribute, intAttribute, valueInfoType } from '../../engine/graph/onnx-model.js';
 
 /** Ops whose output has the element type of their (first typed) data input. */
 const TYPE_PRESERVING = new Set([
@@ -11,44 +12,26 @@ const TYPE_PRESERVING = new Set([
   'ReduceMean', 'InstanceNormalization', 'Conv', 'Resize', 'Pow', 'Expand', 'Tile', 'Pad',
 ]);
 
-export class GraphIndex {
-  private readonly producers = new Map<string, NodeProto>();
-  private readonly consumerLists = new Map<string, NodeProto[]>();
-  private readonly initializerTypes = new Map<string, ElemType>();
+/** The engine's producer/consumer index, plus what attention finding needs: constants and element types. */
+export class GraphIndex extends GraphLinks {
   private readonly declaredTypes = new Map<string, ElemType>();
 
-  constructor(readonly graph: GraphProto) {
-    for (const node of graph.node ?? []) {
-      for (const out of node.output ?? []) this.producers.set(out, node);
-      for (const inp of node.input ?? []) {
-        if (!inp) continue;
-        const list = this.consumerLists.get(inp);
-        if (list) list.push(node);
-        else this.consumerLists.set(inp, [node]);
-      }
-    }
-    for (const t of graph.initializer ?? []) this.initializerTypes.set(t.name ?? '', t.dataType ?? 0);
+  constructor(graph: GraphProto) {
+    super(graph);
     for (const v of [...(graph.input ?? []), ...(graph.valueInfo ?? []), ...(graph.output ?? [])]) {
       const { elemType } = valueInfoType(v);
       if (elemType) this.declaredTypes.set(v.name ?? '', elemType);
     }
   }
 
-  producer(tensor: string): NodeProto | undefined {
-    return this.producers.get(tensor);
-  }
-
-  consumers(tensor: string): readonly NodeProto[] {
-    return this.consumerLists.get(tensor) ?? [];
-  }
-
-  isGraphInput(tensor: string): boolean {
-    return !this.initializerTypes.has(tensor) && (this.graph.input ?? []).some((v) => v.name === tensor);
+  /** A graph input that is not also an initializer (old exporters list initializers as inputs). */
+  override isGraphInput(tensor: string): boolean {
+    return !this.initializers.has(tensor) && super.isGraphInput(tensor);
   }
 
   /** An initializer or the output of a Constant node: a value known before the graph runs. */
   isConstant(tensor: string): boolean {
-    return this.initializerTypes.has(tensor) || this.producers.get(tensor)?.opType === 'Constant';
+    return this.initializers.has(tensor) || this.producers.get(tensor)?.opType === 'Constant';
   }
 
   /**
@@ -62,7 +45,7 @@ export class GraphIndex {
       const name = queue.shift() as string;
       if (seen.has(name)) continue;
       seen.add(name);
-      const known = this.initializerTypes.get(name) ?? this.declaredTypes.get(name);
+      const known = this.initializers.get(name)?.dataType ?? this.declaredTypes.get(name);
       if (known) return known;
       const node = this.producers.get(name);
       if (!node) continue;

@@ -10,7 +10,7 @@ import { UserError } from '../../engine/errors.js';
 import { makeUpsamplingSizeExactInModel } from '../../engine/onnx/flexible-size.js';
 import { type CachedPatch, PatchCache, defaultCacheDir, sha256File } from './cache.js';
 import { type AttentionLayer, PATCHER_VERSION, type PatchedUNetMeta, neutralControlFeeds } from './contract.js';
-import { DataType, type ModelProto, decodeModel, encodeModel } from './onnx.js';
+import { DataType, type ModelProto, decodeModel, encodeModel } from '../../engine/graph/onnx-model.js';
 import { patchUNetModel } from './patch.js';
 import { probeLayers } from './probe.js';
 

@@ -9,7 +9,7 @@ import { type AttentionLayer, P2P_INPUT } from './contract.js';
 import { addAttentionControls } from './control-graph.js';
 import { findAttentionSites } from './find-attention.js';
 import { GraphIndex } from './graph-index.js';
-import { type GraphProto, type ModelProto, decodeModel, defaultOpset, encodeModel, hasExternalData } from './onnx.js';
+import { type GraphProto, type ModelProto, decodeModel, defaultOpset, encodeModel, hasExternalData } from '../../engine/graph/onnx-model.js';
 import { type UNetIO, findUNetIO } from './unet-inputs.js';
 
 /** What the graph alone tells about a layer (heads and resolution level need a run: see probe.ts). */

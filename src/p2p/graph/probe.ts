@@ -6,7 +6,7 @@
 import { type InferenceSession, Tensor } from 'onnxruntime-node';
 import { UserError } from '../../engine/errors.js';
 import { type AttentionLayer, P2P_INPUT, neutralFeedsFor, probsOutputName } from './contract.js';
-import { DataType, type ElemType } from './onnx.js';
+import { DataType, type ElemType } from '../../engine/graph/onnx-model.js';
 import type { PatchedLayer } from './patch.js';
 import type { UNetIO } from './unet-inputs.js';
 

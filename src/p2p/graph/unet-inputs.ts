@@ -4,7 +4,7 @@
  */
 import { UserError } from '../../engine/errors.js';
 import type { GraphIndex } from './graph-index.js';
-import { DataType, type ElemType, toNumber, valueInfoType } from './onnx.js';
+import { DataType, type ElemType, toNumber, valueInfoType } from '../../engine/graph/onnx-model.js';
 
 /** SD's CLIP context length, used when the export leaves the text axis symbolic. */
 const DEFAULT_TEXT_LENGTH = 77;
