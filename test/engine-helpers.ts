@@ -2,9 +2,9 @@
 import { expect } from '@jest/globals';
 import sharp from 'sharp';
 import { readNpyFloat32 } from '../src/engine/npy.js';
-import type { SamplerName } from '../src/engine/schedulers/scheduler.js';
 import type { ImagineParams } from '../src/engine/jobs.js';
 import type { PipelineOptions } from '../src/engine/pipeline.js';
+import { REFERENCE_SAMPLERS } from './schedulers-reference.js';
 import { maxAbs, maxAbsDiff, meanAbsDiff, referenceCases, referencePath } from './helpers.js';
 
 export interface ReferenceArray {
@@ -38,17 +38,6 @@ interface Cases {
 export const txt2imgCases = (): Txt2ImgCase[] => referenceCases<Cases>().txt2img.cases;
 export const trueCfgCases = (): Txt2ImgCase[] => referenceCases<Cases>().true_cfg.cases;
 
-/** cases.json's scheduler keys → our sampler names. */
-const SAMPLERS: Record<string, SamplerName> = {
-  pndm: 'pndm',
-  ddim: 'ddim',
-  euler: 'euler',
-  euler_a: 'euler-a',
-  dpmpp_2m: 'dpm++2m',
-  dpmpp_2m_karras: 'dpm++2m-karras',
-  lms: 'lms',
-  lcm: 'lcm',
-};
 
 export function caseParams(c: Txt2ImgCase): ImagineParams {
   return {
@@ -59,7 +48,7 @@ export function caseParams(c: Txt2ImgCase): ImagineParams {
     guidance: c.guidance_scale,
     width: c.width,
     height: c.height,
-    sampler: SAMPLERS[c.scheduler],
+    sampler: REFERENCE_SAMPLERS[c.scheduler],
   };
 }
 

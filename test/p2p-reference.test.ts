@@ -8,12 +8,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StableDiffusionPipeline } from '../src/engine/pipeline.js';
-import type { SamplerName } from '../src/engine/schedulers/scheduler.js';
 import { AttentionPatchLoader } from '../src/p2p/graph/loader.js';
 import type { EditJob } from '../src/p2p/jobs.js';
 import { runEdit } from '../src/p2p/runtime/edit-runner.js';
 import { expectLatentsClose, expectPngClose, readReference, TEST_SESSIONS, type ReferenceArray } from './engine-helpers.js';
 import { referenceCases, tinyModelDir } from './helpers.js';
+import { REFERENCE_SAMPLERS } from './schedulers-reference.js';
 
 interface P2PCase {
   id: string;
@@ -28,7 +28,6 @@ interface P2PCases {
 }
 
 const reference = referenceCases<P2PCases>().p2p;
-const SAMPLERS: Record<string, SamplerName> = { ddim: 'ddim', pndm: 'pndm' };
 
 /** The reference case as one of our edit jobs: the edit is the full target prompt, weights and blend words as options. */
 export function referenceEditJob(c: P2PCase, size = { width: reference.width, height: reference.height }): EditJob {
@@ -44,7 +43,7 @@ export function referenceEditJob(c: P2PCase, size = { width: reference.width, he
         seed: String(reference.seed),
         steps: reference.steps,
         guidance: reference.guidance_scale,
-        sampler: SAMPLERS[c.scheduler],
+        sampler: REFERENCE_SAMPLERS[c.scheduler],
         ...size,
       },
       edit: c.prompts[1] === c.prompts[0] ? '' : c.prompts[1],

@@ -35,15 +35,8 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX jobs_by_status ON jobs (status);`,
 ];
 
-export interface NewJob {
-  request: JobRequest;
-  origin: JobOrigin;
-  parentId: number | null;
-  userId: string;
-  userName: string;
-  guildId: string | null;
-  channelId: string;
-}
+/** What a caller knows of a job before it is stored. */
+export type NewJob = Pick<JobRecord, 'request' | 'origin' | 'parentId' | 'userId' | 'userName' | 'guildId' | 'channelId'>;
 
 interface JobRow {
   id: number;
