@@ -7,7 +7,7 @@ import { parseEdit } from '../p2p/edit/language.js';
 import type { EditJob, EditParams, EditResult, StepWindow } from '../p2p/jobs.js';
 import { addEngineOptions, startEngine } from './engine-options.js';
 import { addGenerationOptions, generationParams, writeFile, writeOutputs, type GenerationOptions } from './imagine.js';
-import { finiteNumber } from './options.js';
+import { finiteNumber, integer } from './options.js';
 import { formatSeconds, ProgressBar } from './progress-bar.js';
 
 interface EditOptions extends GenerationOptions {
@@ -17,6 +17,7 @@ interface EditOptions extends GenerationOptions {
   blend?: string[];
   cross?: StepWindow;
   self?: StepWindow;
+  selfRes?: number;
   editCfg?: number;
   referenceMapper?: boolean;
   sourceOut?: string;
@@ -51,6 +52,7 @@ export function register(program: Command): void {
     .option('--blend <words>', 'local blending: only the regions of these words may change', blendWords)
     .option('--cross <f | start,end>', 'cross-attention replacement window, fraction of the run (default 0.8)', stepWindow)
     .option('--self <f | start,end>', 'self-attention replacement window (default 0.4)', stepWindow)
+    .option('--self-res <px>', 'replace self-attention on the layers of at most px×px (default 16; 32 adds the 32×32 layers)', integer({ min: 1 }))
     .option('--edit-cfg <scale>', "guidance of the edited image (default: the source's --cfg)", finiteNumber)
     .option('--reference-mapper', "reproduce the reference implementation's word-swap mapper exactly (its tail misalignment)")
     .option('--source-out <file.png>', 'also write the source image');
@@ -70,6 +72,7 @@ async function edit(options: EditOptions): Promise<void> {
     blend: options.blend,
     cross: options.cross,
     self: options.self,
+    selfResolution: options.selfRes,
     guidance: options.editCfg,
     referenceMapper: options.referenceMapper,
   };

@@ -18,6 +18,11 @@ export interface EditParams {
   cross?: StepWindow;
   /** Self-attention replacement window (default 0.4). */
   self?: StepWindow;
+  /**
+   * Self-attention is replaced on the layers whose maps are at most this many pixels on a side (default 16: 16×16
+   * and smaller, the reference's rule; 32 also takes the 32×32 layers, as the null-text notebook does).
+   */
+  selfResolution?: number;
   /** Local blending: words (in the source or the target prompt) whose region may change; everything else stays. */
   blend?: string[];
   /** Extra word weights, e.g. { word: 'smiling', weight: 2 } (the same as `(smiling:2)` in the edit). */

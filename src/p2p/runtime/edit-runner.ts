@@ -13,7 +13,7 @@ import type { PromptRow, StableDiffusionPipeline } from '../../engine/pipeline.j
 import { DEFAULT_BLEND_LEVEL, LocalBlend } from '../blend.js';
 import { blendRowTokens, buildEditPlan } from '../edit/controls.js';
 import { parseEdit } from '../edit/language.js';
-import { DEFAULT_CROSS_WINDOW, DEFAULT_SELF_THRESHOLD, DEFAULT_SELF_WINDOW, levelSize } from '../edit/schedule.js';
+import { DEFAULT_CROSS_WINDOW, DEFAULT_SELF_THRESHOLD, DEFAULT_SELF_WINDOW, levelSize, type SelfThreshold } from '../edit/schedule.js';
 import type { PatchedUNetMeta } from '../graph/contract.js';
 import { AttentionAccumulator, promptTokenLabels, renderHeatmapGrid } from '../heatmap.js';
 import type { EditJob, EditResult, StepWindow } from '../jobs.js';
@@ -32,11 +32,21 @@ export interface EditContext {
   shouldCancel?(): boolean;
 }
 
-/** The store key of a source branch: everything its attention and latents depend on. */
-export function sourceTraceKey(meta: PatchedUNetMeta, source: ImagineParams & { sampler: string }): string {
+/** The store key of a source branch: everything its attention and latents depend on (and which layers it kept). */
+export function sourceTraceKey(
+  meta: PatchedUNetMeta,
+  source: ImagineParams & { sampler: string },
+  selfThreshold: SelfThreshold = DEFAULT_SELF_THRESHOLD,
+): string {
   const { prompt, negativePrompt, seed, steps, guidance, width, height, sampler } = source;
-  const threshold = DEFAULT_SELF_THRESHOLD;
-  return JSON.stringify([meta.sourceSha256, prompt, negativePrompt, seed, steps, guidance, width, height, sampler, threshold, DEFAULT_BLEND_LEVEL]);
+  return JSON.stringify([meta.sourceSha256, prompt, negativePrompt, seed, steps, guidance, width, height, sampler, selfThreshold, DEFAULT_BLEND_LEVEL]);
+}
+
+/** The self-attention threshold of an edit: layers with maps of at most `side`×`side` pixels. */
+function selfThreshold(side: number | undefined): SelfThreshold {
+  if (side === undefined) return DEFAULT_SELF_THRESHOLD;
+  if (!Number.isInteger(side) || side < 1) throw new UserError('bad_input', `The self-attention resolution must be a whole number of pixels ≥ 1, got ${side}.`);
+  return { maxQuery: side * side };
 }
 
 const windowText = (w: StepWindow): string => (Array.isArray(w) ? `${w[0]}-${w[1]}` : String(w));
@@ -53,9 +63,15 @@ export async function runEdit(ctx: EditContext, job: EditJob): Promise<EditResul
   const parsed = parseEdit({ source: source.prompt, edit: p.edit, weights: p.weights, blend: p.blend });
   const cross = p.cross ?? DEFAULT_CROSS_WINDOW;
   const self = p.self ?? DEFAULT_SELF_WINDOW;
-  const plan = buildEditPlan(parsed, pipeline.tokenizer, { steps: source.steps, cross, self, referenceTailBug: p.referenceMapper });
+  const plan = buildEditPlan(parsed, pipeline.tokenizer, {
+    steps: source.steps,
+    cross,
+    self,
+    selfThreshold: selfThreshold(p.selfResolution),
+    referenceTailBug: p.referenceMapper,
+  });
 
-  const key = sourceTraceKey(meta, source);
+  const key = sourceTraceKey(meta, source, plan.selfThreshold);
   const stored = store?.get(key);
   const replay = stored && stored.prompt === source.prompt ? stored : undefined;
   const blendTokens = blendRowTokens(plan, pipeline.tokenizer);
