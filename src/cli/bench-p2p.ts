@@ -1,0 +1,121 @@
+/**
+ * Prompt-to-Prompt's `reprompt bench` sections: what the attention patch costs per UNet call, what a re-edit saves
+ * by replaying the stored source branch, and how much memory the attention store holds. Figures only.
+ */
+import type { ImagineParams } from '../engine/jobs.js';
+import { StableDiffusionPipeline, type DenoiseRequest, type PipelineOptions, type PromptRow } from '../engine/pipeline.js';
+import { parseEdit } from '../p2p/edit/language.js';
+import { AttentionPatchLoader } from '../p2p/graph/loader.js';
+import type { EditJob, EditResult } from '../p2p/jobs.js';
+import { runEdit } from '../p2p/runtime/edit-runner.js';
+import type { StoreStats } from '../p2p/store.js';
+import type { BenchContext, BenchFigure, BenchSection } from './bench-sections.js';
+import { APP_HANDLERS_URL } from './engine-options.js';
+
+/** The benchmark prompt's word to swap, and the words it becomes in the edit and the re-edit. */
+const SWAPPED_WORD = 'fox';
+const EDIT_WORD = 'cat';
+const REEDIT_WORD = 'wolf';
+
+const ms = (label: string, value: number): BenchFigure => ({ label, value, unit: 'ms' });
+const mb = (label: string, bytes: number): BenchFigure => ({ label, value: bytes / 2 ** 20, unit: 'MiB' });
+const count = (label: string, value: number): BenchFigure => ({ label, value, unit: '' });
+const percentMore = (label: string, value: number, base: number): BenchFigure => ({ label, value: (100 * (value - base)) / base, unit: '%' });
+
+/** A swap of the benchmark prompt's SWAPPED_WORD; when the prompt lacks it, a refinement (the full new prompt). */
+function editOf(params: ImagineParams, word: string): string {
+  return params.prompt.split(' ').includes(SWAPPED_WORD) ? `${SWAPPED_WORD}→${word}` : `${params.prompt}, ${word}`;
+}
+
+const editJob = (source: ImagineParams, word: string): EditJob => ({ kind: 'edit', params: { source, edit: editOf(source, word) } });
+
+/** The same job with one step: ONNX Runtime's first run at a batch size pays for allocations the measured one should not. */
+const oneStep = (params: ImagineParams): ImagineParams => ({ ...params, steps: 1 });
+
+const unetPerCall = (timings: { unetMs: number; unetCalls: number }): number => timings.unetMs / timings.unetCalls;
+
+async function withPipeline<T>(context: BenchContext, options: Partial<PipelineOptions>, use: (pipeline: StableDiffusionPipeline) => Promise<T>): Promise<T> {
+  const pipeline = await StableDiffusionPipeline.load(context.modelDir, { ...context.pipeline, ...options });
+  try {
+    return await use(pipeline);
+  } finally {
+    await pipeline.release();
+  }
+}
+
+/** Mean UNet ms per call of a plain denoise of the source and the edited prompt together (the edit's batch). */
+async function twoRowUNetMs(pipeline: StableDiffusionPipeline, params: ImagineParams): Promise<number> {
+  const row = (prompt: string): PromptRow => ({ prompt, negativePrompt: params.negativePrompt, guidance: params.guidance });
+  const { target } = parseEdit({ source: params.prompt, edit: editOf(params, EDIT_WORD) });
+  const request = (p: ImagineParams): DenoiseRequest => ({ ...p, rows: [row(p.prompt), row(target)] });
+  await pipeline.denoise(request(oneStep(params)));
+  return unetPerCall((await pipeline.denoise(request(params))).timings);
+}
+
+const patchSection: BenchSection = {
+  title: 'Prompt-to-Prompt: the attention patch, 2 prompt rows per UNet call (main thread)',
+  async run(context) {
+    const { params } = context;
+    const unpatched = await withPipeline(context, {}, (pipeline) => twoRowUNetMs(pipeline, params));
+    const loader = new AttentionPatchLoader();
+    return withPipeline(context, { unetLoader: loader }, async (pipeline) => {
+      const load = loader.lastLoad!;
+      const neutral = await twoRowUNetMs(pipeline, params);
+      const editContext = { pipeline, meta: loader.meta! };
+      await runEdit(editContext, editJob(oneStep(params), EDIT_WORD));
+      const edit = unetPerCall((await runEdit(editContext, editJob(params, EDIT_WORD))).timings);
+      return [
+        ms(`patched UNet load (${load.fromCache ? 'from the patch cache' : 'patched and probed now'})`, load.ms),
+        ms('UNet per call, unpatched', unpatched),
+        ms('UNet per call, patched, neutral controls', neutral),
+        ms(`UNet per call, patched, edit ${editOf(params, EDIT_WORD)}`, edit),
+        percentMore('patch overhead, neutral controls', neutral, unpatched),
+        percentMore('patch overhead, edit', edit, unpatched),
+      ];
+    });
+  },
+};
+
+/** The attention store of the app worker, through its `store-stats` job kind. */
+const storeStats = (context: BenchContext): Promise<StoreStats> =>
+  context.engine(APP_HANDLERS_URL).then(({ worker }) => worker.run<StoreStats>({ kind: 'store-stats' }));
+
+const reEditSection: BenchSection = {
+  title: 'Prompt-to-Prompt: first edit vs re-edit with the stored source (engine worker)',
+  async run(context) {
+    const { worker, startMs } = await context.engine(APP_HANDLERS_URL);
+    const { params } = context;
+    await worker.run<EditResult>(editJob(oneStep(params), EDIT_WORD));
+    const before = await storeStats(context);
+    const first = await worker.run<EditResult>(editJob(params, EDIT_WORD));
+    const after = await storeStats(context);
+    const again = await worker.run<EditResult>(editJob(params, REEDIT_WORD));
+    return [
+      ms('worker start, patched UNet load', startMs),
+      ms('first edit, total', first.timings.totalMs),
+      ms('first edit, UNet per call', unetPerCall(first.timings)),
+      mb('store growth from the first edit (0: its trace is over the budget)', after.bytes - before.bytes),
+      ms('re-edit, total', again.timings.totalMs),
+      ms('re-edit, UNet per call', unetPerCall(again.timings)),
+      count('re-edit reused the stored source (1 yes, 0 no)', again.reusedSource ? 1 : 0),
+      { label: 're-edit speed-up, total', value: first.timings.totalMs / again.timings.totalMs, unit: '×' },
+    ];
+  },
+};
+
+const storeSection: BenchSection = {
+  title: 'Prompt-to-Prompt: the attention store after these edits (engine worker, store-stats)',
+  async run(context) {
+    const stats = await storeStats(context);
+    return [
+      count('source traces stored', stats.entries),
+      mb('memory held', stats.bytes),
+      count('hits (re-edits that replayed a source)', stats.hits),
+      count('misses', stats.misses),
+      count('evictions', stats.evictions),
+    ];
+  },
+};
+
+/** Prompt-to-Prompt's sections, in order (the store section reads the store the re-edit section filled). */
+export const P2P_BENCH_SECTIONS: readonly BenchSection[] = [patchSection, reEditSection, storeSection];
