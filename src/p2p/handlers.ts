@@ -4,7 +4,7 @@
  * (neutral controls), heat maps and every edit.
  *
  * Worker-wide state lives here: the patch loader (which knows the layer metadata once the UNet is loaded) and the
- * attention store of source traces, bounded by REPROMPT_ATTENTION_STORE_MB (default 1024 — the bot passes its ATTENTION_STORE_MB; 0 disables re-use).
+ * attention store of source traces, bounded by REPROMPT_ATTENTION_STORE_MB (default 2048 — the bot passes its ATTENTION_STORE_MB; 0 disables re-use).
  */
 import sharp from 'sharp';
 import { UserError } from '../engine/errors.js';
@@ -20,7 +20,8 @@ import { AttentionController } from './runtime/attention-controller.js';
 import { HEATMAP_LEVEL, heatmapOutput, runEdit } from './runtime/edit-runner.js';
 import { AttentionStore, type SourceTrace, type StoreStats } from './store.js';
 
-const DEFAULT_STORE_MB = 1024;
+/** Holds one SD 1.5 512² source of 20 steps (about 1.5 GB: every cross layer and the ≤16² self layers, per call). */
+const DEFAULT_STORE_MB = 2048;
 
 function storeBudgetBytes(): number {
   const raw = process.env.REPROMPT_ATTENTION_STORE_MB;
