@@ -12,7 +12,7 @@ import type { Modal } from '../src/bot/port/index.js';
 import type { BotModule } from '../src/bot/router.js';
 import { editSettingsFrom, MAX_TEXT, requiredEditText, windowEnd } from '../src/bot/validate.js';
 
-export const EDIT_WITH_PROMPT = 'Edit with prompt';
+const EDIT_WITH_PROMPT = 'Edit with prompt';
 
 /** The dialog for editing job `job`'s image; an edit's current windows are pre-filled. */
 export function editModal(job: JobRecord): Modal {

@@ -7,7 +7,7 @@ import { UserError } from '../src/engine/errors.js';
 import { findJob } from '../src/bot/command-kit.js';
 import type { BotContext } from '../src/bot/context.js';
 import type { JobRecord } from '../src/bot/job.js';
-import type { Interaction } from '../src/bot/port/index.js';
+import { mention, type Interaction } from '../src/bot/port/index.js';
 import { formatDuration } from '../src/bot/render.js';
 import type { BotModule } from '../src/bot/router.js';
 
@@ -31,7 +31,7 @@ const LISTED = 15;
 function describeJob(job: JobRecord, guildId: string | null): string {
   if (job.guildId !== guildId) return `#${job.id} (another server)`;
   const text = job.request.kind === 'imagine' ? job.request.params.prompt : `edit: ${job.request.params.edit}`;
-  return `#${job.id} <@${job.userId}> “${text.length > 60 ? `${text.slice(0, 59)}…` : text}”`;
+  return `#${job.id} ${mention(job.userId)} “${text.length > 60 ? `${text.slice(0, 59)}…` : text}”`;
 }
 
 function overviewText(ctx: BotContext, guildId: string | null): string {

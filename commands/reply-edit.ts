@@ -3,9 +3,8 @@
  * message-content intent (MESSAGE_CONTENT=true); only replies with an arrow count, so chatting stays chatting.
  */
 import { acceptEdit } from '../src/bot/command-kit.js';
+import { ARROW } from '../src/bot/edits.js';
 import type { BotModule } from '../src/bot/router.js';
-
-const ARROW = /→|->/;
 
 const replyEdit: BotModule = {
   reply: {

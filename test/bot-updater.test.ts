@@ -44,6 +44,17 @@ describe('MessageUpdater', () => {
     sink.failEdits = true;
     await expect(updater.final(ref, { content: 'again' })).rejects.toThrow('Unknown Message');
   });
+
+  test('a progress update that arrives after the final edit was asked for does not replace it', async () => {
+    const sink = new RecordingSink();
+    const ref = await sink.post('c', { content: 'queued' });
+    const updater = new MessageUpdater(sink, 20, silentLogger);
+    const final = updater.final(ref, { content: 'done' });
+    updater.update(ref, { content: 'step 4/4' });
+    await final;
+    await updater.flush();
+    expect(sink.messages.get(ref.messageId)!.message.content).toBe('done');
+  });
 });
 
 describe('fitUpload (upload limit)', () => {

@@ -96,18 +96,28 @@ describe('edits of edits', () => {
     ['a dog on a mat', 'dog→wolf', 'a wolf on a mat'],
     ['a Dog on a mat', 'dog→wolf', 'a wolf on a mat'],
   ])('%s then %s = %s', (previous, next, composed) => {
-    expect(chainEdit(previous, next)).toBe(composed);
+    expect(chainEdit(previous, next, source.prompt)).toBe(composed);
   });
 
+  const thrown = (run: () => unknown): unknown => {
+    try {
+      run();
+    } catch (error) {
+      return error;
+    }
+    return undefined;
+  };
+
   test('a word that is not in a full-prompt edit is an error naming it', () => {
-    const e = (() => {
-      try {
-        chainEdit('a dog on a mat', 'cow→horse');
-      } catch (error) {
-        return error;
-      }
-    })();
+    const e = thrown(() => chainEdit('a dog on a mat', 'cow→horse', source.prompt));
     expect(isUserError(e) && e.code === 'bad_prompt' && e.message.startsWith('"cow" is not in this image\'s prompt "a dog on a mat"')).toBe(true);
+  });
+
+  test('a word the previous swap replaced is an error naming the edited prompt, not a clash of two swaps', () => {
+    const e = thrown(() => chainEdit('fox→cat', 'fox→wolf', 'a red fox'));
+    expect(isUserError(e) && e.code === 'bad_prompt' && e.message.startsWith('"fox" is not in this image\'s prompt "a red cat"')).toBe(true);
+    const viaRecord = thrown(() => editParamsFor(edit({ edit: 'cat→dog' }), 'cat→wolf', {}));
+    expect(isUserError(viaRecord) && viaRecord.message.startsWith('"cat" is not in this image\'s prompt "a dog on a mat"')).toBe(true);
   });
 
   test('editParamsFor: from a generation, and from an edit (composed, on the original source, settings kept unless given)', () => {

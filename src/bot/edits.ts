@@ -5,6 +5,7 @@
  */
 import { UserError } from '../engine/errors.js';
 import { parseEdit } from '../p2p/edit/language.js';
+import { phraseWordIndices } from '../p2p/edit/words.js';
 import type { EditParams, StepWindow } from '../p2p/jobs.js';
 import type { JobRecord } from './job.js';
 import type { EditSettings } from './validate.js';
@@ -13,8 +14,8 @@ import { windowEnd } from './validate.js';
 /** The engine's cross-attention window when none is given (p2p/jobs.ts: "default 0.8"). */
 export const DEFAULT_CROSS = 0.8;
 /** Smaller cross window = the target prompt takes over earlier = a stronger edit. */
-export const STRONGER_FACTOR = 0.75;
-export const WEAKER_FACTOR = 1.25;
+const STRONGER_FACTOR = 0.75;
+const WEAKER_FACTOR = 1.25;
 const MIN_CROSS = 0.05;
 
 /**
@@ -26,7 +27,7 @@ export function editParamsFor(target: JobRecord, editText: string, settings: Edi
   const params: EditParams =
     base.kind === 'imagine'
       ? { source: base.params, edit: editText }
-      : { ...base.params, edit: chainEdit(base.params.edit, editText) };
+      : { ...base.params, edit: chainEdit(base.params.edit, editText, base.params.source.prompt) };
   if (settings.cross !== undefined) params.cross = settings.cross;
   if (settings.self !== undefined) params.self = settings.self;
   if (settings.blend !== undefined) params.blend = settings.blend;
@@ -47,34 +48,46 @@ export function scaledCross(params: EditParams, direction: 'stronger' | 'weaker'
   return typeof window === 'number' ? scaled : [start, scaled];
 }
 
-const ARROW = /→|->/;
+/** The swap arrow of the edit language (p2p/edit/language.ts). */
+export const ARROW = /→|->/;
 
 /**
  * Composes two edits of the same source. A full prompt as the next edit replaces the previous one; `a→b` pairs
  * are applied to the previous target: `cat→dog` then `dog→wolf` gives `cat→wolf`, then `mat→rug` adds a pair;
- * after a full-prompt edit the pairs replace words of that prompt.
+ * after a full-prompt edit the pairs replace words of that prompt. `source` is the original prompt that
+ * `previous` edits: the user sees the edited image, so a swap must name a word of its prompt, not of the source.
  */
-export function chainEdit(previous: string, next: string): string {
+export function chainEdit(previous: string, next: string, source: string): string {
   if (!ARROW.test(next)) return next;
   const nextPairs = splitEdit(next);
   if (!ARROW.test(previous)) {
     return nextPairs.reduce((prompt, segment) => {
       if (!segment.to) return `${prompt}, ${segment.text}`;
       const word = new RegExp(`(^|[^\\p{L}\\p{N}])${escapeRegExp(segment.from)}(?=$|[^\\p{L}\\p{N}])`, 'iu');
-      if (!word.test(prompt)) {
-        throw new UserError('bad_prompt', `"${segment.from}" is not in this image's prompt "${previous}": edit a word that is in it, or give a whole new prompt.`);
-      }
+      if (!word.test(prompt)) throw notInImage(segment.from, previous);
       return prompt.replace(word, (_, lead: string) => `${lead}${segment.to}`);
     }, previous);
   }
   const pairs = splitEdit(previous);
   for (const segment of nextPairs) {
     const chained = segment.to ? pairs.find((p) => p.to?.toLowerCase() === segment.from.toLowerCase()) : undefined;
-    if (chained) chained.to = segment.to;
-    else pairs.push(segment);
+    if (chained) {
+      chained.to = segment.to;
+      continue;
+    }
+    // Without this, a word the previous edit swapped away ("fox" after fox→cat) would reach the edit language as a
+    // second swap of the same source word, whose message names the original prompt the user no longer sees.
+    if (segment.to) {
+      const imagePrompt = parseEdit({ source, edit: previous }).target;
+      if (phraseWordIndices(imagePrompt, segment.from).length === 0) throw notInImage(segment.from, imagePrompt);
+    }
+    pairs.push(segment);
   }
   return pairs.map((p) => (p.to === undefined ? p.text : `${p.from}→${p.to}`)).join(', ');
 }
+
+const notInImage = (word: string, imagePrompt: string): UserError =>
+  new UserError('bad_prompt', `"${word}" is not in this image's prompt "${imagePrompt}": edit a word that is in it, or give a whole new prompt.`);
 
 interface Segment {
   text: string;

@@ -46,7 +46,7 @@ async function encode(png: Uint8Array, format: 'webp' | 'jpeg', width: number, h
 
 const ext = (format: 'webp' | 'jpeg'): string => (format === 'jpeg' ? 'jpg' : 'webp');
 
-export function formatBytes(bytes: number): string {
+function formatBytes(bytes: number): string {
   if (bytes >= 1024 * 1024) return `${+(bytes / 1024 / 1024).toFixed(1)} MiB`;
   if (bytes >= 1024) return `${+(bytes / 1024).toFixed(1)} KiB`;
   return `${bytes} B`;

@@ -88,7 +88,7 @@ export function headline(job: JobRecord): string {
 }
 
 /** The parameters, as embed fields. */
-export function jobFields(job: JobRecord): Field[] {
+function jobFields(job: JobRecord): Field[] {
   const request = job.request;
   if (request.kind === 'imagine') {
     const sampler = job.outcome?.kind === 'imagine' ? job.outcome.sampler : request.params.sampler;

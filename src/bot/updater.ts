@@ -51,6 +51,8 @@ export class MessageUpdater {
   private schedule(ref: MessageRef, message: RenderedMessage, final: boolean): Promise<void> {
     const key = `${ref.channelId}/${ref.messageId}`;
     let slot = this.slots.get(key);
+    // A late progress or position update must not replace a result or failure that is still waiting to be sent.
+    if (slot?.closing && !final) return Promise.resolve();
     if (!slot) {
       slot = { ref, key, lastSentAt: 0, waiters: [], sending: Promise.resolve(), closing: false };
       this.slots.set(key, slot);

@@ -53,7 +53,7 @@ export function imagineParamsFrom(options: Options, limits: BackendLimits, defau
 }
 
 /** Throws when generation parameters are outside the limits (also used for jobs derived by buttons or resumed). */
-export function checkImagineParams(p: ImagineParams, limits: BackendLimits): void {
+function checkImagineParams(p: ImagineParams, limits: BackendLimits): void {
   checkText('prompt', p.prompt, true);
   checkText('negative', p.negativePrompt, false);
   normalizeSeed(p.seed);
@@ -98,7 +98,7 @@ export function requiredEditText(options: Options): string {
 }
 
 /** Throws when edit parameters are outside the limits. */
-export function checkEditParams(p: EditParams, limits: BackendLimits): void {
+function checkEditParams(p: EditParams, limits: BackendLimits): void {
   checkImagineParams(p.source, limits);
   checkText('edit', p.edit, !p.weights?.length);
   for (const [name, window] of [['cross', p.cross], ['self', p.self]] as const) {

@@ -15,7 +15,7 @@ export interface Variation {
 }
 
 /** The guidance a job's image was made with (an edit without its own uses its source's). */
-export function guidanceOf(request: JobRequest): number {
+function guidanceOf(request: JobRequest): number {
   return request.kind === 'imagine' ? request.params.guidance : (request.params.guidance ?? request.params.source.guidance);
 }
 
@@ -61,7 +61,7 @@ export function strengthVariation(job: JobRecord, direction: 'stronger' | 'weake
 }
 
 /** The same job again with its per-token attention heat maps. */
-export function attentionVariation(job: JobRecord): Variation {
+function attentionVariation(job: JobRecord): Variation {
   const request: JobRequest = job.request.kind === 'imagine' ? { kind: 'imagine', params: job.request.params, attentionMap: true } : { kind: 'edit', params: job.request.params, attentionMap: true };
   return { origin: 'attention', label: 'Attention maps', request };
 }

@@ -24,7 +24,7 @@ interface EditOptions extends GenerationOptions {
 }
 
 /** `0.8` → 0.8, `0.2,0.6` → [0.2, 0.6] (fractions of the run). */
-export function stepWindow(text: string): StepWindow {
+function stepWindow(text: string): StepWindow {
   const parts = text.split(',').map((p) => finiteNumber(p));
   if (parts.length === 1) return parts[0];
   if (parts.length === 2) return [parts[0], parts[1]];
@@ -32,7 +32,7 @@ export function stepWindow(text: string): StepWindow {
 }
 
 /** `smiling=2,pink=-1` → [{ word: 'smiling', weight: 2 }, …]. */
-export function wordWeights(text: string): { word: string; weight: number }[] {
+function wordWeights(text: string): { word: string; weight: number }[] {
   return text.split(',').map((item) => {
     const at = item.lastIndexOf('=');
     if (at <= 0) throw new InvalidArgumentError(`Expected word=weight, got “${item.trim()}”.`);

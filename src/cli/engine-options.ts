@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander';
 import { PROVIDERS, type ProviderName } from '../engine/onnx/session.js';
 import { EngineWorker, type WorkerPipelineOptions } from '../engine/worker/engine-worker.js';
 import { integer } from './options.js';
-import { isBundledModel, resolveModelDir } from './model-dir.js';
+import { noteIfBundledModel, resolveModelDir } from './model-dir.js';
 
 /** The handler module of the plain engine (imagine on the unpatched UNet). */
 export const ENGINE_HANDLERS_URL = new URL('../engine/handlers.ts', import.meta.url);
@@ -33,8 +33,6 @@ export function engineWorkerSetup(options: EngineCliOptions): { modelDir: string
 /** Starts the engine worker; says so on stderr when its model is the bundled one, whose images are noise. */
 export async function startEngine(options: EngineCliOptions, handlers: URL = APP_HANDLERS_URL): Promise<EngineWorker> {
   const setup = engineWorkerSetup(options);
-  if (isBundledModel(setup.modelDir)) {
-    process.stderr.write('reprompt: using the bundled test model tiny-sd15 (random weights: the image is noise)\n');
-  }
+  noteIfBundledModel(setup.modelDir);
   return EngineWorker.start({ ...setup, handlers });
 }

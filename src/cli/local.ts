@@ -11,7 +11,7 @@ import { CONSOLE_HELP, runConsole } from '../bot/console/session.js';
 import { startEngineBackend } from '../bot/engine-backend.js';
 import { createLogger } from '../bot/log.js';
 import { addEngineOptions, type EngineCliOptions } from './engine-options.js';
-import { isBundledModel, resolveModelDir } from './model-dir.js';
+import { noteIfBundledModel, resolveModelDir } from './model-dir.js';
 
 interface LocalOptions extends EngineCliOptions {
   out: string;
@@ -34,7 +34,7 @@ async function local(options: LocalOptions, providerByDefault: boolean): Promise
   loadDotenv({ quiet: true });
   const config = loadConfig(process.env, 'local');
   const modelDir = resolveModelDir(options.model ?? (config.engine.modelDir || undefined));
-  if (isBundledModel(modelDir)) process.stderr.write('reprompt: using the bundled test model tiny-sd15 (random weights: images are noise)\n');
+  noteIfBundledModel(modelDir);
   const backend = await startEngineBackend({
     ...config.engine,
     modelDir,

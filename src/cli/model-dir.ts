@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** models/tiny-sd15 of this package, wherever the command is run from. */
-export const BUNDLED_MODEL_DIR = fileURLToPath(new URL('../../models/tiny-sd15', import.meta.url));
+const BUNDLED_MODEL_DIR = fileURLToPath(new URL('../../models/tiny-sd15', import.meta.url));
 
 export function resolveModelDir(option: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   const chosen = option ?? (env.REPROMPT_MODEL_DIR || undefined);
@@ -12,8 +12,13 @@ export function resolveModelDir(option: string | undefined, env: NodeJS.ProcessE
 }
 
 /** True for the bundled model, whose weights are random: its images are coloured noise. */
-export function isBundledModel(dir: string): boolean {
+function isBundledModel(dir: string): boolean {
   return canonical(dir) === canonical(BUNDLED_MODEL_DIR);
+}
+
+/** Says on stderr when the model is the bundled one, so noise in the output is not mistaken for a bug. */
+export function noteIfBundledModel(dir: string): void {
+  if (isBundledModel(dir)) process.stderr.write('reprompt: using the bundled test model tiny-sd15 (random weights: the image is noise)\n');
 }
 
 function canonical(dir: string): string {

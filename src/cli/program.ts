@@ -13,13 +13,13 @@ export interface SubcommandModule {
 export type SubcommandLoader = () => Promise<SubcommandModule>;
 
 /** Exit status for a bad command line (unknown option, bad value, missing option), as most CLIs use. */
-export const EXIT_USAGE = 2;
-export const EXIT_FAILURE = 1;
+const EXIT_USAGE = 2;
+const EXIT_FAILURE = 1;
 
 /** Errors the user fixes by changing the command line. */
 const USAGE_ERRORS: ReadonlySet<ErrorCode> = new Set(['bad_input', 'bad_prompt']);
 
-export function buildProgram(subcommands: readonly SubcommandModule[]): Command {
+function buildProgram(subcommands: readonly SubcommandModule[]): Command {
   const program = new Command('reprompt')
     .description('Stable Diffusion on ONNX Runtime, with Prompt-to-Prompt editing')
     // Throw instead of exiting, and print no commander error text or help: runCli reports one line itself.
@@ -57,6 +57,6 @@ function commanderExit(error: CommanderError): number {
 }
 
 /** `reprompt: <message>` on stderr, always on one line (commander puts its "Did you mean…?" on a second one). */
-export function reportError(message: string): void {
+function reportError(message: string): void {
   process.stderr.write(`reprompt: ${message.trim().replace(/\s*\n\s*/g, ' ')}\n`);
 }

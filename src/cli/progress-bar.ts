@@ -27,7 +27,7 @@ export class ProgressBar {
   }
 }
 
-export function formatProgress({ step, total, elapsedMs, etaMs }: StepProgress): string {
+function formatProgress({ step, total, elapsedMs, etaMs }: StepProgress): string {
   const filled = total > 0 ? Math.round((WIDTH * step) / total) : 0;
   const bar = '█'.repeat(filled) + '░'.repeat(WIDTH - filled);
   const rate = elapsedMs > 0 ? (step * 1000) / elapsedMs : 0;

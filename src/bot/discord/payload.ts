@@ -49,13 +49,15 @@ export function modalPayload(modal: Modal): ModalBuilder {
     .setTitle(cut(modal.title, 45))
     .addLabelComponents(
       modal.fields.slice(0, 5).map((f) => {
+        const maxLength = Math.min(f.maxLength ?? 4000, 4000);
         const input = new TextInputBuilder()
           .setCustomId(f.id)
           .setStyle(f.style === 'paragraph' ? TextInputStyle.Paragraph : TextInputStyle.Short)
           .setRequired(f.required)
-          .setMaxLength(Math.min(f.maxLength ?? 4000, 4000));
+          .setMaxLength(maxLength);
         if (f.placeholder) input.setPlaceholder(cut(f.placeholder, 100));
-        if (f.value !== undefined) input.setValue(cut(f.value, 4000));
+        // Discord refuses the whole dialog when a pre-filled value is longer than the field allows.
+        if (f.value !== undefined) input.setValue(cut(f.value, maxLength));
         return new LabelBuilder().setLabel(cut(f.label, 45)).setTextInputComponent(input);
       }),
     );
