@@ -38,7 +38,6 @@ interface Cases {
 export const txt2imgCases = (): Txt2ImgCase[] => referenceCases<Cases>().txt2img.cases;
 export const trueCfgCases = (): Txt2ImgCase[] => referenceCases<Cases>().true_cfg.cases;
 
-
 export function caseParams(c: Txt2ImgCase): ImagineParams {
   return {
     prompt: c.prompt,

@@ -118,6 +118,29 @@ describe('UNet wrapper', () => {
     );
   });
 
+  test('a graph rejected after loading has its session released', async () => {
+    const file = writeModel(
+      'unet-no-context.onnx',
+      [{ name: 'sample', type: FLOAT, dims: sampleDims }],
+      [{ name: 'out_sample', type: FLOAT, dims: sampleDims }],
+      [{ op: 'Identity', inputs: ['sample'], outputs: ['out_sample'] }],
+    );
+    let released = 0;
+    const loader: UNetLoader = {
+      async load(path, sessionOptions) {
+        const session = await createSession(path, sessionOptions);
+        const release = session.release.bind(session);
+        session.release = async () => {
+          released++;
+          await release();
+        };
+        return { session };
+      },
+    };
+    await expect(UNet.load(file, options, loader)).rejects.toEqual(expect.objectContaining({ code: 'model' }));
+    expect(released).toBe(1);
+  });
+
   test('an injected loader supplies the session and neutral values for extra inputs; extra outputs are fetched', async () => {
     // out_sample = sample · timestep + gain, with `gain` an extra input and `echo` an extra output.
     const file = writeModel(

@@ -13,4 +13,9 @@ describe('npy', () => {
     expect(ids.shape).toEqual([25, 77]);
     expect((ids.data as BigInt64Array)[0]).toBe(49406n);
   });
+
+  test('a file cut short is an error naming the missing bytes, not a bad typed-array length', () => {
+    const whole = encodeNpyFloat32(Float32Array.from([1, 2, 3]), [3]);
+    expect(() => parseNpy(whole.subarray(0, whole.length - 4))).toThrow(/truncated \.npy: shape \(3\) needs 12 data bytes, the file has 8/);
+  });
 });

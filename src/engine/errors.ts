@@ -32,16 +32,14 @@ export interface ErrorValue {
   message: string;
 }
 
+/** The message of anything thrown (an Error's message, otherwise the value as text). */
+export const errorMessage = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
 export function toErrorValue(e: unknown): ErrorValue {
   if (isUserError(e)) return { code: e.code, message: e.message };
-  const message = e instanceof Error ? e.message : String(e);
-  return { code: 'internal', message };
+  return { code: 'internal', message: errorMessage(e) };
 }
 
 export function fromErrorValue(v: ErrorValue): UserError {
   return new UserError(v.code, v.message);
 }
-
-export type Result<T> = { ok: true; value: T } | { ok: false; error: ErrorValue };
-export const ok = <T>(value: T): Result<T> => ({ ok: true, value });
-export const err = <T = never>(code: ErrorCode, message: string): Result<T> => ({ ok: false, error: { code, message } });

@@ -4,9 +4,9 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { UserError } from './errors.js';
-import { samplerForClassName } from './schedulers/index.js';
-import { SAMPLER_NAMES, type SamplerName, type SchedulerConfig } from './schedulers/scheduler.js';
+import { errorMessage, UserError } from './errors.js';
+import { samplerForConfig } from './schedulers/index.js';
+import type { SamplerName, SchedulerConfig } from './schedulers/scheduler.js';
 
 export type ModelComponent = 'textEncoder' | 'unet' | 'vaeDecoder' | 'vaeEncoder';
 
@@ -82,22 +82,8 @@ export async function loadModelInfo(dir: string): Promise<ModelInfo> {
     scalingFactor: positiveNumber(vaeConfig, 'scaling_factor') ?? DEFAULT_SCALING_FACTOR,
     vaeScaleFactor: vaeScaleFactor(vaeConfig.values),
     latentChannels: positiveNumber(unetConfig, 'in_channels'),
-    defaultSampler: samplerOfConfig(schedulerConfigPath, schedulerConfig),
+    defaultSampler: samplerForConfig(schedulerConfig, schedulerConfigPath),
   };
-}
-
-/** The sampler a scheduler_config.json describes; UserError('model') for classes we do not implement. */
-export function samplerOfConfig(file: string, config: SchedulerConfig): SamplerName {
-  const className = config._class_name;
-  const sampler = typeof className === 'string' ? samplerForClassName(className, config) : undefined;
-  if (!sampler) {
-    throw new UserError(
-      'model',
-      `${file}: scheduler class ${JSON.stringify(className ?? null)} is not supported ` +
-        `(expected the diffusers class of one of these samplers: ${SAMPLER_NAMES.join(', ')}).`,
-    );
-  }
-  return sampler;
 }
 
 /** SDXL/SD3-style pipelines have more text encoders and other UNet inputs; say so instead of failing later. */
@@ -148,7 +134,7 @@ function readJson(file: string): Record<string, unknown> {
   try {
     value = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new UserError('model', `${file} could not be read as JSON (${e instanceof Error ? e.message : String(e)}).`);
+    throw new UserError('model', `${file} could not be read as JSON (${errorMessage(e)}).`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new UserError('model', `${file}: expected a JSON object.`);

@@ -28,8 +28,12 @@ export function parseNpy(buf: Uint8Array): NpyArray {
   const shape = shapeText.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
   const count = shape.reduce((a, b) => a * b, 1);
   const start = headerStart + headerLen;
+  const byteCount = count * bytesPer(dtype);
+  if (buf.length < start + byteCount) {
+    throw new Error(`truncated .npy: shape (${shape.join(', ')}) needs ${byteCount} data bytes, the file has ${Math.max(0, buf.length - start)}`);
+  }
   // A real copy (Buffer#slice would be a view): aligned for the typed array and detached from the file buffer.
-  const bytes = Uint8Array.prototype.slice.call(buf, start, start + count * bytesPer(dtype));
+  const bytes = Uint8Array.prototype.slice.call(buf, start, start + byteCount);
   switch (dtype) {
     case 'float32': return { dtype, shape, data: new Float32Array(bytes.buffer, 0, count) };
     case 'float64': return { dtype, shape, data: new Float64Array(bytes.buffer, 0, count) };

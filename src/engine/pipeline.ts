@@ -91,7 +91,8 @@ export class StableDiffusionPipeline {
       const vaeDecoder = await VaeDecoder.load(model.paths.vaeDecoder, settings);
       return new StableDiffusionPipeline(model, tokenizer, textEncoder, unet, vaeDecoder);
     } catch (e) {
-      await Promise.all(loaded.map((session) => session.release()));
+      // The load error is the one to report, even if a release fails too.
+      await Promise.allSettled(loaded.map((session) => session.release()));
       throw e;
     }
   }

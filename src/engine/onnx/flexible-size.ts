@@ -15,7 +15,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { InferenceSession } from 'onnxruntime-node';
-import { UserError } from '../errors.js';
+import { errorMessage, UserError } from '../errors.js';
 import { FreshNames, GraphLinks } from '../graph/graph-links.js';
 import {
   type AttributeProto,
@@ -66,7 +66,7 @@ export function makeUpsamplingSizeExactInModel(model: ModelProto): number {
 }
 
 /** Reads a UNet model file and returns it patched by `makeUpsamplingSizeExact`. */
-export async function loadFlexibleUNetBytes(unetModelPath: string): Promise<Uint8Array> {
+async function loadFlexibleUNetBytes(unetModelPath: string): Promise<Uint8Array> {
   let bytes: Uint8Array;
   try {
     bytes = await readFile(unetModelPath);
@@ -80,7 +80,8 @@ export async function loadFlexibleUNetBytes(unetModelPath: string): Promise<Uint
   }
 }
 
-const reason = (e: unknown): string => (e instanceof Error ? e.message : String(e)).trim().split('\n')[0];
+/** The first line of an error's message (protobufjs and fs errors can run to several). */
+const reason = (e: unknown): string => errorMessage(e).trim().split('\n')[0];
 
 /**
  * Opens a UNet with `makeUpsamplingSizeExact` applied. A model held in memory has no folder of its own, so ONNX

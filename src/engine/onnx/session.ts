@@ -4,7 +4,7 @@
  * There is no silent fallback to the CPU: asking for CUDA and getting the CPU would be a 50× surprise.
  */
 import { InferenceSession } from 'onnxruntime-node';
-import { UserError } from '../errors.js';
+import { errorMessage, UserError } from '../errors.js';
 
 export const PROVIDERS = ['cpu', 'cuda', 'webgpu'] as const;
 export type ProviderName = (typeof PROVIDERS)[number];
@@ -54,6 +54,20 @@ export async function createSession(file: string, options: InferenceSession.Sess
   }
 }
 
+/**
+ * Reads what a wrapper needs from a new session (`inspect` checks its inputs and outputs) and releases the session
+ * when that throws: a model rejected after loading must not keep its weights in memory. The check's error wins
+ * over a failure to release.
+ */
+export async function inspectOrRelease<T>(session: InferenceSession, inspect: () => T): Promise<T> {
+  try {
+    return inspect();
+  } catch (e) {
+    await session.release().catch(() => undefined);
+    throw e;
+  }
+}
+
 const PROVIDER_FAILURE = /ExecutionProvider|shared library|providers_|WebGPU|adapter|Vulkan|CUDA|cuDNN|CUBLAS/i;
 
 /**
@@ -61,7 +75,7 @@ const PROVIDER_FAILURE = /ExecutionProvider|shared library|providers_|WebGPU|ada
  * 'provider' when the execution provider could not start, 'model' otherwise. Exported for custom UNet loaders.
  */
 export function sessionLoadError(file: string, options: InferenceSession.SessionOptions, error: unknown): UserError {
-  const message = ortMessage(error instanceof Error ? error.message : String(error));
+  const message = ortMessage(errorMessage(error));
   const provider = providerName(options);
   if (provider !== 'cpu' && PROVIDER_FAILURE.test(message)) {
     return new UserError('provider', `The ${provider} execution provider could not start (${message}). ${PROVIDER_FIX[provider]}`);

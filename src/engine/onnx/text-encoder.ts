@@ -1,6 +1,6 @@
 /** The CLIP text encoder: token ids → last_hidden_state (what SD feeds the UNet as encoder_hidden_states). */
 import { Tensor, type InferenceSession } from 'onnxruntime-node';
-import { createSession } from './session.js';
+import { createSession, inspectOrRelease } from './session.js';
 import { findInput, findOutput, readFloat, unsupportedType, type TensorSpec } from './io.js';
 
 export interface TextEmbeddings {
@@ -21,10 +21,12 @@ export class ClipTextEncoder {
 
   static async load(file: string, options: InferenceSession.SessionOptions): Promise<ClipTextEncoder> {
     const session = await createSession(file, options);
-    const ids = findInput(session, file, { names: ['input_ids'], like: (s) => s.type.startsWith('int'), role: 'token-id' });
-    if (ids.type !== 'int32' && ids.type !== 'int64') throw unsupportedType(file, ids, 'int32 or int64');
-    const hidden = findOutput(session, file, { names: ['last_hidden_state'], like: (s) => s.shape.length === 3, role: 'hidden-state' });
-    return new ClipTextEncoder(session, file, ids, hidden);
+    return inspectOrRelease(session, () => {
+      const ids = findInput(session, file, { names: ['input_ids'], like: (s) => s.type.startsWith('int'), role: 'token-id' });
+      if (ids.type !== 'int32' && ids.type !== 'int64') throw unsupportedType(file, ids, 'int32 or int64');
+      const hidden = findOutput(session, file, { names: ['last_hidden_state'], like: (s) => s.shape.length === 3, role: 'hidden-state' });
+      return new ClipTextEncoder(session, file, ids, hidden);
+    });
   }
 
   /** Encodes rows of equal-length token ids in one batch. */

@@ -5,6 +5,7 @@
 import { Tensor, type InferenceSession } from 'onnxruntime-node';
 import { createFlexibleUNetSession } from './flexible-size.js';
 import { findInput, findOutput, fixedDim, floatTensor, floatType, readFloat, unsupportedType, type FloatType, type TensorSpec } from './io.js';
+import { inspectOrRelease } from './session.js';
 
 export interface LoadedUNet {
   session: InferenceSession;
@@ -65,23 +66,25 @@ export class UNet {
   static async load(file: string, options: InferenceSession.SessionOptions, loader: UNetLoader = defaultUNetLoader): Promise<UNet> {
     const loaded = await loader.load(file, options);
     const session = loaded.session;
-    const sample = findInput(session, file, { names: ['sample'], like: (s) => s.shape.length === 4, role: 'latent sample' });
-    const timestep = findInput(session, file, { names: ['timestep', 'timesteps'], like: (s) => s.shape.length <= 1, role: 'timestep' });
-    const context = findInput(session, file, {
-      names: ['encoder_hidden_states'],
-      like: (s) => s.shape.length === 3,
-      role: 'text-embedding',
+    return inspectOrRelease(session, () => {
+      const sample = findInput(session, file, { names: ['sample'], like: (s) => s.shape.length === 4, role: 'latent sample' });
+      const timestep = findInput(session, file, { names: ['timestep', 'timesteps'], like: (s) => s.shape.length <= 1, role: 'timestep' });
+      const context = findInput(session, file, {
+        names: ['encoder_hidden_states'],
+        like: (s) => s.shape.length === 3,
+        role: 'text-embedding',
+      });
+      const noisePred = findOutput(session, file, { names: ['out_sample'], like: (s) => s.shape.length === 4, role: 'noise-prediction' });
+      if (!TIMESTEP_TYPES.includes(timestep.type)) throw unsupportedType(file, timestep, TIMESTEP_TYPES.join(', '));
+      return new UNet(
+        loaded,
+        file,
+        { ...sample, type: floatType(file, sample) },
+        { ...timestep, type: timestep.type as TimestepType },
+        { ...context, type: floatType(file, context) },
+        noisePred,
+      );
     });
-    const noisePred = findOutput(session, file, { names: ['out_sample'], like: (s) => s.shape.length === 4, role: 'noise-prediction' });
-    if (!TIMESTEP_TYPES.includes(timestep.type)) throw unsupportedType(file, timestep, TIMESTEP_TYPES.join(', '));
-    return new UNet(
-      loaded,
-      file,
-      { ...sample, type: floatType(file, sample) },
-      { ...timestep, type: timestep.type as TimestepType },
-      { ...context, type: floatType(file, context) },
-      noisePred,
-    );
   }
 
   /** Latent channels when the graph fixes them (on its input or its output). */

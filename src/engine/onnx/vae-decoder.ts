@@ -3,7 +3,7 @@
  * Latents go through one at a time, as in diffusers' ONNX pipeline (half-precision decoders misbehave at batch > 1).
  */
 import type { InferenceSession } from 'onnxruntime-node';
-import { createSession } from './session.js';
+import { createSession, inspectOrRelease } from './session.js';
 import { findInput, findOutput, floatTensor, floatType, readFloat, type FloatType, type TensorSpec } from './io.js';
 
 export interface DecodedImage {
@@ -25,9 +25,11 @@ export class VaeDecoder {
 
   static async load(file: string, options: InferenceSession.SessionOptions): Promise<VaeDecoder> {
     const session = await createSession(file, options);
-    const latent = findInput(session, file, { names: ['latent_sample'], like: (s) => s.shape.length === 4, role: 'latent' });
-    const image = findOutput(session, file, { names: ['sample'], like: (s) => s.shape.length === 4, role: 'image' });
-    return new VaeDecoder(session, file, { ...latent, type: floatType(file, latent) }, image);
+    return inspectOrRelease(session, () => {
+      const latent = findInput(session, file, { names: ['latent_sample'], like: (s) => s.shape.length === 4, role: 'latent' });
+      const image = findOutput(session, file, { names: ['sample'], like: (s) => s.shape.length === 4, role: 'image' });
+      return new VaeDecoder(session, file, { ...latent, type: floatType(file, latent) }, image);
+    });
   }
 
   /** Decodes one latent; `dims` = [1, C, h, w]. */

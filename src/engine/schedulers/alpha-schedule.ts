@@ -13,7 +13,7 @@ export interface AlphaScheduleConfig extends BetaConfig {
 }
 
 export class AlphaSchedule {
-  readonly cumprod: Float32Array;
+  private readonly cumprod: Float32Array;
   private readonly beforeFirst: number;
 
   /** `rescaleZeroSnr`: the class's rescale_betas_zero_snr, if it has that option. */

@@ -50,15 +50,18 @@ export function createScheduler(config: SchedulerConfig, sampler?: SamplerName):
   return FACTORIES[name](config);
 }
 
-function samplerForConfig(config: SchedulerConfig): SamplerName {
+/**
+ * The sampler a scheduler configuration's `_class_name` describes; UserError('model') for a class reprompt does
+ * not implement. `file` names the configuration in that message.
+ */
+export function samplerForConfig(config: SchedulerConfig, file = 'scheduler_config.json'): SamplerName {
   const className = config._class_name;
   const name = typeof className === 'string' ? samplerForClassName(className, config) : undefined;
   if (name === undefined) {
-    const supported = Object.keys(CLASS_SAMPLERS).join(', ');
     throw new UserError(
       'model',
-      `scheduler_config.json names the scheduler class ${JSON.stringify(className ?? null)}, which reprompt does not support; ` +
-        `supported classes: ${supported} (or pick a sampler explicitly)`,
+      `${file}: scheduler class ${JSON.stringify(className ?? null)} is not supported ` +
+        `(expected one of the classes ${Object.keys(CLASS_SAMPLERS).join(', ')}).`,
     );
   }
   return name;

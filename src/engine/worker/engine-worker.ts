@@ -4,7 +4,7 @@
  * Discord gateway heartbeat, the CLI's progress bar) keeps running.
  */
 import { Worker } from 'node:worker_threads';
-import { fromErrorValue, UserError } from '../errors.js';
+import { errorMessage, fromErrorValue, UserError } from '../errors.js';
 import type { StepProgress } from '../jobs.js';
 import { CancelFlag } from './cancel-flag.js';
 import type { Job } from './job-handler.js';
@@ -38,7 +38,6 @@ interface PendingJob {
 }
 
 const cancelledError = (): UserError => new UserError('cancelled', 'The job was cancelled.');
-const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 export class EngineWorker {
   private readonly cancelFlag = new CancelFlag();
@@ -73,8 +72,8 @@ export class EngineWorker {
     };
     this.worker = new Worker(BOOTSTRAP_URL, { workerData: init });
     this.worker.on('message', (message: FromWorker) => this.onMessage(message));
-    this.worker.on('error', (error) => this.fail(`The engine worker crashed: ${messageOf(error)}`));
-    this.worker.on('messageerror', (error) => this.fail(`The engine worker sent an unreadable message: ${messageOf(error)}`));
+    this.worker.on('error', (error) => this.fail(`The engine worker crashed: ${errorMessage(error)}`));
+    this.worker.on('messageerror', (error) => this.fail(`The engine worker sent an unreadable message: ${errorMessage(error)}`));
     this.worker.on('exit', (code) => this.fail(`The engine worker stopped unexpectedly (exit code ${code}).`));
   }
 
@@ -166,7 +165,7 @@ export class EngineWorker {
       this.post({ type: 'run', id: next.id, job: next.job });
     } catch (error) {
       // The job itself could not be cloned (a function, a class instance...): a caller's bug, not the worker's.
-      const reason = new UserError('internal', `The job could not be sent to the engine: ${messageOf(error)}`);
+      const reason = new UserError('internal', `The job could not be sent to the engine: ${errorMessage(error)}`);
       this.finish(next.id, (pending) => pending.reject(reason));
     }
   }
