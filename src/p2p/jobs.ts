@@ -2,6 +2,7 @@
  * Plain-data Prompt-to-Prompt job descriptions (JSON-safe; they cross the worker boundary and are stored by the bot).
  */
 import type { ImageOutput, ImagineParams, Timings } from '../engine/jobs.js';
+import type { EditMode } from './edit/language.js';
 
 /** A time window as fractions of the run: a number f means [0, f). */
 export type StepWindow = number | [number, number];
@@ -52,8 +53,8 @@ export interface EditResult {
   params: EditParams;
   /** The target prompt the edit produced (weights stripped). */
   targetPrompt: string;
-  /** 'replace' | 'refine' | 'reweight' — how the edit was applied. */
-  mode: string;
+  /** How the edit was applied. */
+  mode: EditMode;
   image: ImageOutput;
   source?: ImageOutput;
   attentionMap?: ImageOutput;

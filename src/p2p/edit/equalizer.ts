@@ -28,7 +28,7 @@ export function checkWordWeight(text: string, weight: number): void {
 }
 
 /** The word indices a weight applies to in `target`, or a UserError naming the missing word. */
-export function weightedWordIndices(target: string, weight: WordWeight): number[] {
+function weightedWordIndices(target: string, weight: WordWeight): number[] {
   if (weight.wordIndices) return weight.wordIndices;
   const found = phraseWordIndices(target, weight.text);
   if (found.length === 0) {

@@ -28,17 +28,17 @@ export interface LinearMapping {
   fromOwn: Float32Array;
 }
 
-export function identityMapping(size: number): LinearMapping {
+function identityMapping(size: number): LinearMapping {
   const fromSource = new Float32Array(size * size);
   for (let k = 0; k < size; k++) fromSource[k * size + k] = 1;
   return { fromSource, fromOwn: new Float32Array(size) };
 }
 
-export function replaceMapping(mapper: Float32Array, size: number): LinearMapping {
+function replaceMapping(mapper: Float32Array, size: number): LinearMapping {
   return { fromSource: mapper, fromOwn: new Float32Array(size) };
 }
 
-export function refineMapping(mapper: Int32Array, alphas: Float32Array): LinearMapping {
+function refineMapping(mapper: Int32Array, alphas: Float32Array): LinearMapping {
   const size = mapper.length;
   const fromSource = new Float32Array(size * size);
   const fromOwn = new Float32Array(size);
@@ -51,7 +51,7 @@ export function refineMapping(mapper: Int32Array, alphas: Float32Array): LinearM
 }
 
 /** Scales the columns of a mapping by the equalizer (re-weighting on top of it). */
-export function reweightMapping(base: LinearMapping, equalizer: Float32Array): LinearMapping {
+function reweightMapping(base: LinearMapping, equalizer: Float32Array): LinearMapping {
   const size = equalizer.length;
   const fromSource = base.fromSource.map((v, i) => v * equalizer[i % size]);
   const fromOwn = base.fromOwn.map((v, n) => v * equalizer[n]);

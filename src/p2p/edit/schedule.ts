@@ -98,8 +98,8 @@ export function splitCrossSchedule(schedule: CrossSchedule): { defaultWindow: St
  * (latent/4 and smaller) is the stable notebook's 16×16-and-below at 512², at any size.
  *
  * The default is the reference's absolute rule (query ≤ 16²), so that `reprompt edit` reproduces the reference
- * implementation's edits at every size; at 512² both rules pick the same six layers. Users who edit other sizes
- * can ask for the relative rule (`--self-level 2`).
+ * implementation's edits at every size; at 512² both rules pick the same six layers. Edit jobs set `maxQuery`
+ * through their self-attention resolution (`--self-res`); the relative rule is for callers of buildEditPlan.
  */
 export type SelfThreshold = { maxQuery: number } | { minLevel: number };
 
@@ -116,7 +116,7 @@ export function levelSize(latentHeight: number, latentWidth: number, level: numb
   return { height, width, query: height * width };
 }
 
-export function selfLayerReplaced(level: number, query: number, threshold: SelfThreshold): boolean {
+function selfLayerReplaced(level: number, query: number, threshold: SelfThreshold): boolean {
   return 'maxQuery' in threshold ? query <= threshold.maxQuery : level >= threshold.minLevel;
 }
 

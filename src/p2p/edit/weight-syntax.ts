@@ -22,7 +22,7 @@ const NESTED_WEIGHT = /:\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)\s*\)/u;
 const GROUP_START = '\u{E000}';
 const GROUP_END = '\u{E001}';
 
-export function checkBrackets(text: string): void {
+function checkBrackets(text: string): void {
   let depth = 0;
   for (const ch of text) {
     if (ch === '(') depth++;

@@ -69,7 +69,7 @@ export function getWordInds(text: string, word: string | number, tokenizer: Edit
  * punctuation at either end, so "Cat" names the word "cat," of "a cat, sitting". A word made only of
  * punctuation is compared as typed.
  */
-export function comparableWord(word: string): string {
+function comparableWord(word: string): string {
   const lower = word.toLowerCase();
   const core = lower.replace(/^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$/gu, '');
   return core.length > 0 ? core : lower;

@@ -17,7 +17,7 @@
  *   self:  out = self_on[i] ? Where(self_rows[:,None,None,None], src, P4) : P4
  */
 import { Tensor } from 'onnxruntime-node';
-import type { AttentionKind, AttentionLayout, AttentionPlace } from './find-attention.js';
+import type { AttentionSite } from './find-attention.js';
 
 /**
  * Bump whenever the patched graph or the metadata changes (the engine's flexible-size patch, which the loader also
@@ -41,13 +41,8 @@ export const extInputName = (layer: number): string => `p2p_ext_${layer}`;
 export const probsOutputName = (layer: number): string => `p2p_probs_${layer}`;
 export const mapOutputName = (layer: number): string => `p2p_map_${layer}`;
 
-export interface AttentionLayer {
-  index: number;
-  name: string;
-  kind: AttentionKind;
-  place: AttentionPlace;
-  block: number;
-  layout: AttentionLayout;
+/** A patched attention layer: what the graph says of its site, plus what the probe run measured. */
+export interface AttentionLayer extends Pick<AttentionSite, 'index' | 'name' | 'kind' | 'place' | 'block' | 'layout'> {
   heads: number;
   /** log4(h·w / Q): 0 = full latent resolution, 1 = half, … */
   level: number;

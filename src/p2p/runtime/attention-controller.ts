@@ -35,9 +35,14 @@ export class AttentionController implements DenoiseController {
   private readonly crossLayers: number[];
   private trace: SourceTrace | undefined;
   private current: { call: UNetCall; capture?: CaptureRequest; maps?: MapRequest } | undefined;
+  private neutral: CallControls | undefined;
 
   constructor(private readonly options: AttentionControllerOptions) {
     this.crossLayers = options.meta.layers.filter((l) => l.kind === 'cross').map((l) => l.index);
+    const { replay, blend } = options;
+    if (replay && blend && replay.blendLevel !== blend.mapLevel) {
+      throw new Error(`AttentionController: the replayed source trace has its blend maps at level ${replay.blendLevel}, LocalBlend reads level ${blend.mapLevel}`);
+    }
   }
 
   /** The recorded source trace, complete once the job has finished (undefined when not recording). */
@@ -59,18 +64,35 @@ export class AttentionController implements DenoiseController {
   }
 
   unetFeeds(call: UNetCall): Record<string, Tensor> {
-    const { meta, plan, replay } = this.options;
-    const controls = plan
-      ? controlsForCall(plan, call, meta.layers, { sourceInBatch: this.sourceInBatch })
-      : neutralControls(call.batch, meta.textLength, meta.layers.length);
+    const { meta, plan } = this.options;
+    const controls = plan ? controlsForCall(plan, call, meta.layers, { sourceInBatch: this.sourceInBatch }) : this.neutralControls(call.batch);
     const { capture, maps } = this.prepare(call);
-    const external = replay ? replay.perCall[Math.min(call.index, replay.perCall.length - 1)].probs : undefined;
+    const external = this.replayed(call)?.probs;
     return controlFeeds(meta, call.batch, controls, capture, maps, external, (level) => levelSize(call.latentHeight, call.latentWidth, level).query);
   }
 
   unetFetches(call: UNetCall): readonly string[] {
     const { capture, maps } = this.prepare(call);
     return controlFetches(capture, maps);
+  }
+
+  /** The replayed source's trace of this call; it must come from a run of the same length and latent size. */
+  private replayed(call: UNetCall): SourceCallTrace | undefined {
+    const replay = this.options.replay;
+    if (!replay) return undefined;
+    if (replay.perCall.length !== call.count || replay.latentHeight !== call.latentHeight || replay.latentWidth !== call.latentWidth) {
+      throw new Error(
+        `AttentionController: the replayed source trace has ${replay.perCall.length} UNet calls at a ${replay.latentHeight}×${replay.latentWidth} latent, ` +
+          `this run makes ${call.count} at ${call.latentHeight}×${call.latentWidth}`,
+      );
+    }
+    return replay.perCall[call.index];
+  }
+
+  /** Plain generation's controls: the same for every call of a batch size, so built once. */
+  private neutralControls(batch: number): CallControls {
+    if (this.neutral?.sourceIndex.length !== batch) this.neutral = makeNeutralControls(batch, this.options.meta.textLength, this.options.meta.layers.length);
+    return this.neutral;
   }
 
   /** Recording: the cond source row on every cross layer and on the self layers an edit may replace. */
@@ -93,7 +115,7 @@ export class AttentionController implements DenoiseController {
   }
 
   onUnetOutputs(call: UNetCall, outputs: Record<string, Tensor>): void {
-    const { meta, blend, heatmap, record, replay } = this.options;
+    const { meta, blend, heatmap, record } = this.options;
     const current = this.current;
     if (!current || current.call !== call) throw new Error('AttentionController: outputs of a call it did not prepare');
     const q = (level: number): number => levelSize(call.latentHeight, call.latentWidth, level).query;
@@ -102,8 +124,7 @@ export class AttentionController implements DenoiseController {
       return { level, q: q(level), data: outputs[mapOutputName(i)].data as Float32Array };
     });
     const k = meta.textLength;
-    const replayCall = replay?.perCall[Math.min(call.index, replay.perCall.length - 1)];
-    if (blend) blend.addMaps(layerMaps, replayCall?.blendMap ?? undefined);
+    if (blend) blend.addMaps(layerMaps, this.replayed(call)?.blendMap ?? undefined);
     if (heatmap) {
       // Prompt rows in the batch are shifted by one on a re-edit (the source is not there).
       const row = heatmap.promptRow - (this.sourceInBatch ? 0 : 1);
@@ -117,17 +138,16 @@ export class AttentionController implements DenoiseController {
   }
 
   afterStep(call: UNetCall, latents: Float32Array, latentSize: number): Float32Array | void {
-    const { blend, replay } = this.options;
+    const { blend } = this.options;
     const traced: SourceCallTrace | undefined = this.trace?.perCall[call.index];
     if (traced) traced.latents = latents.slice(0, latentSize); // prompt row 0 is the source: never blended
     if (!blend) return;
-    const sourceLatents = replay?.perCall[Math.min(call.index, replay.perCall.length - 1)].latents;
-    return blend.apply(latents, latentSize, call.latentHeight, call.latentWidth, sourceLatents);
+    return blend.apply(latents, latentSize, call.latentHeight, call.latentWidth, this.replayed(call)?.latents);
   }
 }
 
 /** Every row its own source, nothing switched on. */
-function neutralControls(batch: number, k: number, layers: number): CallControls {
+function makeNeutralControls(batch: number, k: number, layers: number): CallControls {
   return {
     sourceIndex: BigInt64Array.from({ length: batch }, (_, i) => BigInt(i)),
     crossOn: false,

@@ -25,7 +25,7 @@ const int64 = (values: readonly number[] | BigInt64Array): Tensor => {
   return new Tensor('int64', data, [data.length]);
 };
 const bools = (values: ArrayLike<number | boolean>): Tensor => {
-  const data = Uint8Array.from(values as ArrayLike<number>, (v) => (v ? 1 : 0));
+  const data = Uint8Array.from(values, (v) => (v ? 1 : 0));
   return new Tensor('bool', data, [data.length]);
 };
 
