@@ -2,13 +2,12 @@
  * The edits of the attention-control contract on the tiny UNet, in both layouts: self-attention replacement,
  * the cross-attention mapping out = src·W + P ⊙ D, and replaying an edit against external source rows.
  */
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { describe, expect, test } from '@jest/globals';
+import { Tensor } from 'onnxruntime-node';
 import { P2P_INPUT, extInputName, probsOutputName } from '../src/p2p/graph/contract.js';
 import { maxAbsDiff } from './helpers.js';
 import {
   LAYOUTS,
-  type PatchedFixture,
   TEXT_LENGTH,
   allLayers,
   bools,
@@ -16,14 +15,11 @@ import {
   controls,
   identity,
   int64s,
-  loadPatched,
+  patchedAndOriginal,
   perRowConstants,
   perRowMatrices,
   probsOutputs,
-  removeTempDirs,
   row,
-  sessionOptions,
-  tempDir,
   unetInputs,
 } from './p2p-graph-helpers.js';
 
@@ -31,23 +27,12 @@ const LATENT = 16;
 const zero = (): number => 0;
 
 describe.each(LAYOUTS)('attention edits, $layout layout', ({ path }) => {
-  let patched: PatchedFixture;
-  let original: InferenceSession;
+  const fx = patchedAndOriginal('p2p-graph-edits', () => ({ patchPath: path, original: path }));
 
-  beforeAll(async () => {
-    patched = await loadPatched(path, tempDir('p2p-graph-edits'));
-    original = await InferenceSession.create(path, sessionOptions);
-  });
-  afterAll(async () => {
-    await patched?.session.release();
-    await original?.release();
-    removeTempDirs();
-  });
-
-  const layersOf = (kind: 'self' | 'cross') => patched.meta.layers.filter((l) => l.kind === kind);
+  const layersOf = (kind: 'self' | 'cross') => fx.patched.meta.layers.filter((l) => l.kind === kind);
 
   test('self replacement gives the chosen rows their source row’s self-attention and leaves the source alone', async () => {
-    const { meta, session } = patched;
+    const { meta, session } = fx.patched;
     const inputs = unetInputs([51, 52], LATENT);
     const edits = {
       ...captureAll(meta, [0, 1]),
@@ -64,7 +49,7 @@ describe.each(LAYOUTS)('attention edits, $layout layout', ({ path }) => {
   });
 
   test('cross edit with W = identity, D = 0 copies the source row’s cross-attention', async () => {
-    const { meta, session } = patched;
+    const { meta, session } = fx.patched;
     const edits = {
       ...captureAll(meta, [0, 1]),
       [P2P_INPUT.sourceIndex]: int64s([0, 0]),
@@ -82,7 +67,7 @@ describe.each(LAYOUTS)('attention edits, $layout layout', ({ path }) => {
   });
 
   test('cross edit with W = 0, D = 2 doubles the row’s own cross-attention', async () => {
-    const { meta, session } = patched;
+    const { meta, session } = fx.patched;
     const inputs = unetInputs([71, 72], LATENT);
     const neutral = await session.run({ ...inputs, ...controls(meta, 2, captureAll(meta, [1])) }, probsOutputs(meta));
     const edits = {
@@ -107,7 +92,7 @@ describe.each(LAYOUTS)('attention edits, $layout layout', ({ path }) => {
   });
 
   test('an edit replayed against captured source rows (p2p_ext) reproduces the batched edit', async () => {
-    const { meta, session } = patched;
+    const { meta, session } = fx.patched;
     const swap = (i: number, j: number): number => 0.5 * (i === 2 ? +(j === 5) : i === 5 ? +(j === 2) : +(i === j));
     const editControls = (batch: number, weight: Tensor, keep: Tensor, selfRows: boolean[], sources: number[]) => ({
       [P2P_INPUT.sourceIndex]: int64s(sources),
@@ -131,13 +116,13 @@ describe.each(LAYOUTS)('attention edits, $layout layout', ({ path }) => {
     );
     expect(maxAbsDiff(row(alone.out_sample, 0), row(together.out_sample, 1))).toBeLessThan(1e-5);
     // …and the edit did change row 1, so the agreement above is not just batch independence.
-    const plain = (await original.run(unetInputs([81, 82], LATENT))).out_sample;
+    const plain = (await fx.original.run(unetInputs([81, 82], LATENT))).out_sample;
     expect(maxAbsDiff(row(together.out_sample, 1), row(plain, 1))).toBeGreaterThan(1e-3);
   });
 
   /** Row `r` of a patched run equals the unpatched UNet's row `r` (batch rows never mix). */
   async function expectRowUnchanged(outSample: Tensor, inputs: Record<string, Tensor>, r: number): Promise<void> {
-    const plain = (await original.run(inputs)).out_sample;
+    const plain = (await fx.original.run(inputs)).out_sample;
     expect(maxAbsDiff(row(outSample, r), row(plain, r))).toBeLessThanOrEqual(1e-6);
   }
 });

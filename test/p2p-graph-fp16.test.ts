@@ -2,17 +2,16 @@
  * The attention patch on a float16 UNet (the tiny UNet converted like convert_float_to_float16 with fp16 I/O):
  * the contract's float tensors stay float32, and captures and edits behave as in float32.
  */
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { Tensor } from 'onnxruntime-node';
 import { P2P_INPUT, extInputName, probsOutputName } from '../src/p2p/graph/contract.js';
 import { patchUNetGraph } from '../src/p2p/graph/patch.js';
 import { maxAbsDiff } from './helpers.js';
 import { toFloat16 } from './p2p-graph-fixtures.js';
 import {
   LAYOUTS,
-  type PatchedFixture,
   allLayers,
   bools,
   captureAll,
@@ -20,13 +19,11 @@ import {
   floats,
   identity,
   int64s,
-  loadPatched,
+  patchedAndOriginal,
   perRowConstants,
   perRowMatrices,
   probsOutputs,
-  removeTempDirs,
   row,
-  sessionOptions,
   tempDir,
   unetInputs,
 } from './p2p-graph-helpers.js';
@@ -40,34 +37,25 @@ const LATENT = 16;
 const CPU_FLOAT16_TOLERANCE = 4e-3;
 
 describe('attention patch, float16 UNet', () => {
-  let patched: PatchedFixture;
-  let original: InferenceSession;
   const float16Inputs = (seeds: number[]) => unetInputs(seeds, LATENT, 'float16');
-
-  beforeAll(async () => {
+  const fx = patchedAndOriginal('p2p-graph-cache', () => {
     const unetDir = join(tempDir('p2p-fp16'), 'unet');
     mkdirSync(unetDir);
     const bytes = toFloat16(readFileSync(LAYOUTS[0].path));
     writeFileSync(join(unetDir, 'model.onnx'), bytes);
-    patched = await loadPatched(join(unetDir, 'model.onnx'), tempDir('p2p-graph-cache'));
-    original = await InferenceSession.create(bytes, sessionOptions);
-  });
-  afterAll(async () => {
-    await patched?.session.release();
-    await original?.release();
-    removeTempDirs();
+    return { patchPath: join(unetDir, 'model.onnx'), original: bytes };
   });
 
   test('finds the same layers as in float32 and reports the model as float16', () => {
     const float32Layers = patchUNetGraph(readFileSync(LAYOUTS[0].path)).layers;
-    expect(patched.meta.layers.map(({ heads, level, ...layer }) => layer)).toEqual(float32Layers);
-    expect(patched.meta.floatType).toBe('float16');
+    expect(fx.patched.meta.layers.map(({ heads, level, ...layer }) => layer)).toEqual(float32Layers);
+    expect(fx.patched.meta.floatType).toBe('float16');
   });
 
   test('neutral controls reproduce the unpatched UNet, and capturing does not change the output', async () => {
-    const { meta, session } = patched;
+    const { meta, session } = fx.patched;
     const inputs = float16Inputs([11, 12]);
-    const expected = floats((await original.run(inputs)).out_sample);
+    const expected = floats((await fx.original.run(inputs)).out_sample);
     const neutral = (await session.run({ ...inputs, ...controls(meta, 2) }, ['out_sample'])).out_sample;
     expect(neutral.type).toBe('float16');
     expect(maxAbsDiff(floats(neutral), expected)).toBeLessThan(CPU_FLOAT16_TOLERANCE);
@@ -76,7 +64,7 @@ describe('attention patch, float16 UNet', () => {
   });
 
   test('captures come out as float32 probabilities', async () => {
-    const { meta, session } = patched;
+    const { meta, session } = fx.patched;
     const out = await session.run({ ...float16Inputs([21, 22]), ...controls(meta, 2, captureAll(meta, [1])) }, probsOutputs(meta));
     for (const layer of meta.layers) {
       const probs = out[probsOutputName(layer.index)];
@@ -90,7 +78,7 @@ describe('attention patch, float16 UNet', () => {
   });
 
   test('self and cross edits copy the source row', async () => {
-    const { meta, session } = patched;
+    const { meta, session } = fx.patched;
     const edits = {
       ...captureAll(meta, [0, 1]),
       [P2P_INPUT.sourceIndex]: int64s([0, 0]),
@@ -108,7 +96,7 @@ describe('attention patch, float16 UNet', () => {
   });
 
   test('an edit replayed against captured float32 source rows reproduces the batched edit', async () => {
-    const { meta, session } = patched;
+    const { meta, session } = fx.patched;
     const edits = (sources: number[], selfRows: boolean[]) => ({
       [P2P_INPUT.sourceIndex]: int64s(sources),
       [P2P_INPUT.selfOn]: allLayers(meta),

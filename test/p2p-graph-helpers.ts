@@ -1,4 +1,5 @@
 /** Helpers for the attention-patch tests: UNet inputs, patched/unpatched sessions, control feeds, tensor rows. */
+import { afterAll, beforeAll } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -74,6 +75,30 @@ export async function loadPatched(path: string, cacheDir: string): Promise<Patch
   const loader = new AttentionPatchLoader({ cacheDir });
   const { session } = await loader.load(path, sessionOptions);
   return { session, meta: loader.meta as PatchedUNetMeta };
+}
+
+/**
+ * Registers the beforeAll/afterAll of a describe block that compares a patched UNet (fresh patch cache) with the
+ * original graph; `prepare` returns the UNet file to patch and the original to load (a path or the model bytes).
+ * The returned fixture is filled in by beforeAll.
+ */
+export function patchedAndOriginal(
+  label: string,
+  prepare: () => { patchPath: string; original: string | Uint8Array },
+): { patched: PatchedFixture; original: InferenceSession } {
+  const fixture = {} as { patched: PatchedFixture; original: InferenceSession };
+  beforeAll(async () => {
+    const { patchPath, original } = prepare();
+    fixture.patched = await loadPatched(patchPath, tempDir(label));
+    // InferenceSession.create has one overload for a path and one for bytes: a union matches neither.
+    fixture.original = await (typeof original === 'string' ? InferenceSession.create(original, sessionOptions) : InferenceSession.create(original, sessionOptions));
+  });
+  afterAll(async () => {
+    await fixture.patched?.session.release();
+    await fixture.original?.release();
+    removeTempDirs();
+  });
+  return fixture;
 }
 
 /** Neutral controls for `batch` rows with some inputs replaced. */

@@ -2,24 +2,19 @@
  * The attention patch on the tiny UNet, in both probability layouts: which layers it finds, that neutral controls
  * leave the UNet's output as it was, and what the capture and map outputs hold.
  */
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { InferenceSession } from 'onnxruntime-node';
+import { describe, expect, test } from '@jest/globals';
 import { P2P_INPUT, mapOutputName, probsOutputName } from '../src/p2p/graph/contract.js';
 import { maxAbsDiff } from './helpers.js';
 import {
   LAYOUTS,
-  type PatchedFixture,
   TEXT_LENGTH,
   bools,
   captureAll,
   controls,
   int64s,
-  loadPatched,
+  patchedAndOriginal,
   probsOutputs,
-  removeTempDirs,
   row,
-  sessionOptions,
-  tempDir,
   unetInputs,
 } from './p2p-graph-helpers.js';
 
@@ -36,21 +31,10 @@ function documentedLayers(): { place: string; block: number; kind: string; level
 }
 
 describe.each(LAYOUTS)('attention patch, $layout layout', ({ layout, path }) => {
-  let patched: PatchedFixture;
-  let original: InferenceSession;
-
-  beforeAll(async () => {
-    patched = await loadPatched(path, tempDir('p2p-graph'));
-    original = await InferenceSession.create(path, sessionOptions);
-  });
-  afterAll(async () => {
-    await patched?.session.release();
-    await original?.release();
-    removeTempDirs();
-  });
+  const fx = patchedAndOriginal('p2p-graph', () => ({ patchPath: path, original: path }));
 
   test('finds the 32 attention layers with their documented kind, place, block and level', () => {
-    const { layers } = patched.meta;
+    const { layers } = fx.patched.meta;
     expect(layers.map(({ place, block, kind, level }) => ({ place, block, kind, level }))).toEqual(documentedLayers());
     expect(layers.filter((l) => l.kind === 'self')).toHaveLength(16);
     for (const layer of layers) {
@@ -59,8 +43,8 @@ describe.each(LAYOUTS)('attention patch, $layout layout', ({ layout, path }) => 
       // The structural classification agrees with the module names: attn1 is self-attention, attn2 cross.
       expect(layer.name).toContain(layer.kind === 'self' ? '/attn1/' : '/attn2/');
     }
-    expect(patched.meta.textLength).toBe(TEXT_LENGTH);
-    expect(patched.meta.floatType).toBe('float32');
+    expect(fx.patched.meta.textLength).toBe(TEXT_LENGTH);
+    expect(fx.patched.meta.floatType).toBe('float32');
   });
 
   test.each([
@@ -68,19 +52,19 @@ describe.each(LAYOUTS)('attention patch, $layout layout', ({ layout, path }) => 
     [4, 32],
   ])('neutral controls reproduce the unpatched UNet (batch %i, latent %i)', async (batch, latent) => {
     const inputs = unetInputs([11, 12, 13, 14].slice(0, batch), latent);
-    const expected = (await original.run(inputs)).out_sample;
-    const actual = (await patched.session.run({ ...inputs, ...controls(patched.meta, batch) }, ['out_sample'])).out_sample;
+    const expected = (await fx.original.run(inputs)).out_sample;
+    const actual = (await fx.patched.session.run({ ...inputs, ...controls(fx.patched.meta, batch) }, ['out_sample'])).out_sample;
     expect(actual.dims).toEqual(expected.dims);
     expect(maxAbsDiff(actual.data as Float32Array, expected.data as Float32Array)).toBeLessThanOrEqual(1e-6);
   });
 
   test('captures full probabilities of the chosen rows and head-mean maps, without changing the output', async () => {
-    const { meta, session } = patched;
+    const { meta, session } = fx.patched;
     const inputs = unetInputs([21, 22], 16);
     const crossLayers = meta.layers.filter((l) => l.kind === 'cross');
     const feeds = { ...inputs, ...controls(meta, 2, { ...captureAll(meta, [1, 0]), [P2P_INPUT.mapRows]: int64s([1]) }) };
     const out = await session.run(feeds, ['out_sample', ...probsOutputs(meta), ...crossLayers.map((l) => mapOutputName(l.index))]);
-    const plain = (await original.run(inputs)).out_sample;
+    const plain = (await fx.original.run(inputs)).out_sample;
     expect(maxAbsDiff(out.out_sample.data as Float32Array, plain.data as Float32Array)).toBeLessThanOrEqual(1e-6);
 
     for (const layer of meta.layers) {
@@ -99,7 +83,7 @@ describe.each(LAYOUTS)('attention patch, $layout layout', ({ layout, path }) => 
   });
 
   test('a layer whose capture is off outputs an empty tensor, and maps are empty without map rows', async () => {
-    const { meta, session } = patched;
+    const { meta, session } = fx.patched;
     const captureOn = bools(meta.layers.map((l) => l.index === 0));
     const feeds = { ...unetInputs([31, 32], 16), ...controls(meta, 2, { [P2P_INPUT.captureOn]: captureOn, [P2P_INPUT.captureRows]: int64s([0]) }) };
     const out = await session.run(feeds, [probsOutputName(0), probsOutputName(2), mapOutputName(1)]);
