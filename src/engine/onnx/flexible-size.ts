@@ -12,10 +12,8 @@
  * the skip is exactly twice the input (every side a multiple of 8), nearest resizing to it picks the same pixels
  * as doubling, so the output is bitwise the original graph's.
  */
-import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { InferenceSession } from 'onnxruntime-node';
-import { errorMessage, UserError } from '../errors.js';
 import { FreshNames, GraphLinks } from '../graph/graph-links.js';
 import {
   type AttributeProto,
@@ -34,6 +32,7 @@ import {
   intsAttribute,
   stringAttribute,
 } from '../graph/onnx-model.js';
+import { readOnnxModel, withExternalWeightsFolder } from './model-file.js';
 import { sessionLoadError } from './session.js';
 
 export interface FlexibleSizePatch {
@@ -65,44 +64,21 @@ export function makeUpsamplingSizeExactInModel(model: ModelProto): number {
   return sites.length;
 }
 
-/** Reads a UNet model file and returns it patched by `makeUpsamplingSizeExact`. */
-async function loadFlexibleUNetBytes(unetModelPath: string): Promise<Uint8Array> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(unetModelPath);
-  } catch (e) {
-    throw new UserError('model', `Cannot read the UNet model file ${unetModelPath} (${reason(e)}).`);
-  }
-  try {
-    return makeUpsamplingSizeExact(bytes).bytes;
-  } catch (e) {
-    throw new UserError('model', `${unetModelPath} is not a readable ONNX model (${reason(e)}).`);
-  }
-}
-
-/** The first line of an error's message (protobufjs and fs errors can run to several). */
-const reason = (e: unknown): string => errorMessage(e).trim().split('\n')[0];
-
 /**
- * Opens a UNet with `makeUpsamplingSizeExact` applied. A model held in memory has no folder of its own, so ONNX
- * Runtime is told where the file's external weights (if any) are: next to the original file.
+ * Opens a UNet with `makeUpsamplingSizeExact` applied, from memory, against the original file's folder for its
+ * external weights (if any).
  */
 export async function createFlexibleUNetSession(
   unetModelPath: string,
   options: InferenceSession.SessionOptions,
 ): Promise<InferenceSession> {
-  const bytes = await loadFlexibleUNetBytes(unetModelPath);
+  const { bytes, model } = await readOnnxModel(unetModelPath);
+  const graph = makeUpsamplingSizeExactInModel(model) > 0 ? encodeModel(model) : bytes;
   try {
-    return await InferenceSession.create(bytes, withWeightsFolder(options, dirname(resolve(unetModelPath))));
+    return await InferenceSession.create(graph, withExternalWeightsFolder(options, dirname(resolve(unetModelPath))));
   } catch (e) {
     throw sessionLoadError(unetModelPath, options, e);
   }
-}
-
-function withWeightsFolder(options: InferenceSession.SessionOptions, folder: string): InferenceSession.SessionOptions {
-  const extra = options.extra ?? {};
-  const session = (extra.session ?? {}) as Record<string, unknown>;
-  return { ...options, extra: { ...extra, session: { ...session, model_external_initializers_file_folder_path: folder } } };
 }
 
 interface Upsampler {

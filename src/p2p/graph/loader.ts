@@ -6,11 +6,12 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { InferenceSession, type Tensor } from 'onnxruntime-node';
-import { UserError } from '../../engine/errors.js';
+import { errorMessage, UserError } from '../../engine/errors.js';
 import { makeUpsamplingSizeExactInModel } from '../../engine/onnx/flexible-size.js';
+import { readOnnxModel, withExternalWeightsFolder } from '../../engine/onnx/model-file.js';
 import { type CachedPatch, PatchCache, defaultCacheDir, sha256File } from './cache.js';
 import { type AttentionLayer, PATCHER_VERSION, type PatchedUNetMeta, neutralControlFeeds } from './contract.js';
-import { DataType, type ModelProto, decodeModel, encodeModel } from '../../engine/graph/onnx-model.js';
+import { DataType, encodeModel } from '../../engine/graph/onnx-model.js';
 import { patchUNetModel } from './patch.js';
 import { probeLayers } from './probe.js';
 
@@ -67,11 +68,11 @@ export class AttentionPatchLoader {
     weightsDir: string,
     options: InferenceSession.SessionOptions,
   ): Promise<{ session: InferenceSession; meta: PatchedUNetMeta; cacheError?: string }> {
-    const model = readableModel(unetModelPath, await readFile(unetModelPath));
+    const { model } = await readOnnxModel(unetModelPath);
     // The same size flexibility as the engine's default UNet loader: any latent size runs, not only multiples of 8.
     makeUpsamplingSizeExactInModel(model);
     const patch = { ...patchUNetModel(model), bytes: encodeModel(model) };
-    const session = await InferenceSession.create(patch.bytes, withWeightsDir(options, weightsDir, patch.externalData));
+    const session = await InferenceSession.create(patch.bytes, patch.externalData ? withExternalWeightsFolder(options, weightsDir) : options);
     let layers: AttentionLayer[];
     try {
       layers = await probeLayers(session, patch.io, patch.layers);
@@ -91,16 +92,8 @@ export class AttentionPatchLoader {
       return { session, meta };
     } catch (e) {
       // A cache folder that cannot be written must not stop generation: it only costs the next load a re-patch.
-      return { session, meta, cacheError: e instanceof Error ? e.message : String(e) };
+      return { session, meta, cacheError: errorMessage(e) };
     }
-  }
-}
-
-function readableModel(path: string, bytes: Uint8Array): ModelProto {
-  try {
-    return decodeModel(bytes);
-  } catch (e) {
-    throw new UserError('model', `${path} is not a readable ONNX model (${e instanceof Error ? e.message : String(e)}).`);
   }
 }
 
@@ -111,12 +104,5 @@ function readableModel(path: string, bytes: Uint8Array): ModelProto {
  */
 async function openCached(entry: CachedPatch, weightsDir: string, options: InferenceSession.SessionOptions): Promise<InferenceSession> {
   if (!entry.externalData) return InferenceSession.create(entry.modelPath, options);
-  return InferenceSession.create(await readFile(entry.modelPath), withWeightsDir(options, weightsDir, true));
-}
-
-function withWeightsDir(options: InferenceSession.SessionOptions, weightsDir: string, externalData: boolean): InferenceSession.SessionOptions {
-  if (!externalData) return options;
-  const extra = options.extra ?? {};
-  const session = (extra.session ?? {}) as Record<string, unknown>;
-  return { ...options, extra: { ...extra, session: { ...session, model_external_initializers_file_folder_path: weightsDir } } };
+  return InferenceSession.create(await readFile(entry.modelPath), withExternalWeightsFolder(options, weightsDir));
 }
