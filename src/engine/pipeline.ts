@@ -10,6 +10,7 @@ import type { DenoiseController, UNetCall } from './controller.js';
 import { UserError } from './errors.js';
 import { encodePng, formatParameters, vaeOutputToRgb, type RgbImage } from './image.js';
 import type { ImagineJob, ImagineParams, ImagineResult, StepProgress, Timings } from './jobs.js';
+import { SIZE_RANGE, STEPS_RANGE } from './limits.js';
 import { loadModelInfo, type ModelInfo } from './model.js';
 import { normalizeSeed, TorchGenerator } from './noise.js';
 import { sessionOptions, type SessionSettings } from './onnx/session.js';
@@ -62,10 +63,10 @@ export interface ImagineHooks {
   onProgress?(p: StepProgress): void;
   shouldCancel?(): boolean;
   controller?: DenoiseController;
+  /** Receives the decoded image before it is encoded (for callers that draw on it, e.g. heat-map overlays). */
+  onImage?(image: RgbImage): void;
 }
 
-const SIZE_RANGE = { min: 64, max: 2048 };
-const STEPS_RANGE = { min: 1, max: 150 };
 /** Latent channels when neither the UNet graph nor unet/config.json says (every SD 1.x/2.x model has 4). */
 const DEFAULT_LATENT_CHANNELS = 4;
 
@@ -190,9 +191,12 @@ export class StableDiffusionPipeline {
       width: params.width,
       height: params.height,
       sampler: params.sampler,
-      ...hooks,
+      onProgress: hooks.onProgress,
+      shouldCancel: hooks.shouldCancel,
+      controller: hooks.controller,
     });
     const decoded = await this.decodeTimed(denoised.latents, denoised.shape);
+    hooks.onImage?.(decoded.images[0]);
     const png = await encodePng(decoded.images[0], { parameters: formatParameters({ ...params, model: this.model.name }) });
     const result: ImagineResult = {
       kind: 'imagine',

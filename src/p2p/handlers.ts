@@ -6,9 +6,9 @@
  * Worker-wide state lives here: the patch loader (which knows the layer metadata once the UNet is loaded) and the
  * attention store of source traces, bounded by REPROMPT_ATTENTION_STORE_MB (default 2048 — the bot passes its ATTENTION_STORE_MB; 0 disables re-use).
  */
-import sharp from 'sharp';
 import { UserError } from '../engine/errors.js';
 import { engineHandlers } from '../engine/handlers.js';
+import type { RgbImage } from '../engine/image.js';
 import type { ImagineJob, ImagineResult } from '../engine/jobs.js';
 import type { PipelineOptions } from '../engine/pipeline.js';
 import type { JobContext, JobHandler, JobHandlers } from '../engine/worker/job-handler.js';
@@ -46,11 +46,11 @@ const imagine: JobHandler<ImagineJob, ImagineResult> = async (ctx, job) => {
   const { pipeline } = ctx;
   const accumulator = new AttentionAccumulator();
   const controller = new AttentionController({ meta: patchedMeta(), heatmap: { accumulator, promptRow: 0, level: HEATMAP_LEVEL } });
-  const result = await pipeline.imagine(job, { onProgress: ctx.onProgress, shouldCancel: ctx.shouldCancel, controller });
-  const { width, height } = result.params;
+  let image: RgbImage | undefined;
+  const hooks = { onProgress: ctx.onProgress, shouldCancel: ctx.shouldCancel, controller, onImage: (rgb: RgbImage) => (image = rgb) };
+  const result = await pipeline.imagine(job, hooks);
   const scale = pipeline.model.vaeScaleFactor;
-  const { data } = await sharp(result.image.png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  const image = { width, height, data: new Uint8Array(data) };
+  const { width, height } = result.params;
   result.attentionMap = await heatmapOutput(pipeline, accumulator, job.params.prompt, height / scale, width / scale, image);
   return result;
 };
