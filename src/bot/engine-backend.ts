@@ -3,18 +3,17 @@
  * (generation plus Prompt-to-Prompt on the attention-patched UNet). ONNX Runtime lives in that thread only.
  */
 import type { ImagineJob, ImagineResult } from '../engine/jobs.js';
+import { SIZE_RANGE, STEPS_RANGE } from '../engine/limits.js';
 import type { ProviderName } from '../engine/onnx/session.js';
 import { SAMPLER_NAMES } from '../engine/schedulers/scheduler.js';
 import { EngineWorker, type WorkerPipelineOptions } from '../engine/worker/engine-worker.js';
+import { APP_HANDLERS_URL } from '../p2p/handlers-url.js';
 import type { EditJob, EditResult } from '../p2p/jobs.js';
 import type { BackendInfo, BackendLimits, ImageBackend, RunOptions } from './backend.js';
 import type { EngineConfig } from './config.js';
 
-/** The handler module with the 'imagine' and 'edit' kinds. */
-const HANDLERS_URL = new URL('../p2p/handlers.ts', import.meta.url);
-
-/** The engine's own bounds on sizes and steps (the pipeline checks the same ones). */
-const ENGINE_BOUNDS = { minSize: 64, maxSize: 2048, maxSteps: 150 };
+/** The engine's own bounds on sizes and steps. */
+const ENGINE_BOUNDS = { minSize: SIZE_RANGE.min, maxSize: SIZE_RANGE.max, maxSteps: STEPS_RANGE.max };
 /** The engine takes any guidance; beyond this images are only noise, so the bot stops there. */
 const GUIDANCE_BOUND = 50;
 
@@ -24,7 +23,7 @@ export async function startEngineBackend(engine: EngineConfig & { modelDir: stri
   process.env.REPROMPT_ATTENTION_STORE_MB = String(engine.attentionStoreMb);
   const pipeline: WorkerPipelineOptions = { provider: engine.provider as ProviderName };
   if (engine.threads > 0) pipeline.intraOpThreads = engine.threads;
-  const worker = await EngineWorker.start({ modelDir: engine.modelDir, pipeline, handlers: HANDLERS_URL });
+  const worker = await EngineWorker.start({ modelDir: engine.modelDir, pipeline, handlers: APP_HANDLERS_URL });
   return new EngineBackend(worker);
 }
 

@@ -10,7 +10,7 @@ import type { EditJob, EditResult } from '../p2p/jobs.js';
 import { runEdit } from '../p2p/runtime/edit-runner.js';
 import type { StoreStats } from '../p2p/store.js';
 import type { BenchContext, BenchFigure, BenchSection } from './bench-sections.js';
-import { APP_HANDLERS_URL } from './engine-options.js';
+import { APP_HANDLERS_URL } from '../p2p/handlers-url.js';
 
 /** The benchmark prompt's word to swap, and the words it becomes in the edit and the re-edit. */
 const SWAPPED_WORD = 'fox';

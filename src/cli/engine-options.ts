@@ -2,13 +2,12 @@
 import { Option, type Command } from 'commander';
 import { PROVIDERS, type ProviderName } from '../engine/onnx/session.js';
 import { EngineWorker, type WorkerPipelineOptions } from '../engine/worker/engine-worker.js';
+import { APP_HANDLERS_URL } from '../p2p/handlers-url.js';
 import { integer } from './options.js';
 import { noteIfBundledModel, resolveModelDir } from './model-dir.js';
 
 /** The handler module of the plain engine (imagine on the unpatched UNet). */
 export const ENGINE_HANDLERS_URL = new URL('../engine/handlers.ts', import.meta.url);
-/** The application's handler module: the engine's kinds plus Prompt-to-Prompt's, on the attention-patched UNet. */
-export const APP_HANDLERS_URL = new URL('../p2p/handlers.ts', import.meta.url);
 
 export interface EngineCliOptions {
   model?: string;
