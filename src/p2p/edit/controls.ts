@@ -1,13 +1,7 @@
 /**
  * From parsed edits to the per-call control data of the patched UNet (pure data; the runtime wraps it in
- * tensors). The graph contract, per UNet call with batch rows N:
- *
- *   p2p_source_index int64 [N]    row of Concat([P, ext]) each row reads as its source
- *   p2p_cross_on     bool         false: cross layers run unchanged
- *   p2p_cross_weight f32 [N,K,K]  W; cross layers compute out_row = src_row @ W_row + P_row ⊙ D_row
- *   p2p_cross_keep   f32 [N,K]    D
- *   p2p_self_on      bool [L]     per attention layer: self layer replaced this call
- *   p2p_self_rows    bool [N]     rows whose self attention becomes the source's
+ * tensors). The inputs it fills, and what the graph computes from them, are the contract in ../graph/contract.ts:
+ * cross layers compute out_row = src_row @ W_row + P_row ⊙ D_row, self layers take the source row where asked.
  *
  * Batch layout: with CFG [uncond rows…, cond rows…], else cond rows only; prompt row 0 is the source and rows
  * 1.. are the edits. Only the cond edit rows are edited (W = S ⊙ α, D = O ⊙ α + 1 − α, see mapping.ts); the source
