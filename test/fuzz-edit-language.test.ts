@@ -154,19 +154,24 @@ describe('fuzz (seeded, bounded)', () => {
       }
     }
     // Composition: a second edit of an accepted edit's image; what it returns must parse as an edit of the source.
+    let composed = 0;
     for (let i = 0; i < 2000 && acceptedEdits.length > 0; i++) {
       const previous = pick(random, acceptedEdits);
       const image = h.run({ previous }, () => parseEdit(previous))!;
       const next = random() < 0.8 ? grammarEdit(random, image.target) : randomText(random, 30);
       h.run({ previous, next }, () => {
-        const composed = composeEdits(previous, next);
-        checkParsed(parseEdit({ source: previous.source, edit: composed }), composed);
+        const text = composeEdits(previous, next);
+        checkParsed(parseEdit({ source: previous.source, edit: text }), text);
+        composed++;
       });
     }
     // The length cap holds for any content.
     h.run({ long: true }, () => expect(() => parseEdit({ source: 'a cat', edit: 'cat→dog '.repeat(MAX_EDIT_LENGTH) })).toThrow(/the limit is/));
     h.check('edit language', 8000);
-    expect(h.accepted).toBeGreaterThan(1000); // the grammar-aware half must reach past the first error
+    // The grammar-aware half must reach past the first error, in parsing and in composing.
+    console.log(`compositions accepted: ${composed} of 2000`);
+    expect(h.accepted).toBeGreaterThan(1000);
+    expect(composed).toBeGreaterThan(100);
   });
 
   test('slash-option validation', () => {
