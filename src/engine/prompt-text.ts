@@ -6,7 +6,6 @@
  */
 import { UserError, type ErrorCode } from './errors.js';
 
-
 /** Control (except whitespace), lone-surrogate and private-use characters. */
 const UNUSABLE = /(?![\t\n\v\f\r])[\p{Cc}\p{Cs}\p{Co}]/u;
 
