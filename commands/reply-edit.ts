@@ -3,14 +3,14 @@
  * message-content intent (MESSAGE_CONTENT=true); only replies with an arrow count, so chatting stays chatting.
  */
 import { acceptEdit } from '../src/bot/command-kit.js';
-import { ARROW } from '../src/bot/edits.js';
+import { isSwapEdit } from '../src/p2p/edit/language.js';
 import type { BotModule } from '../src/bot/router.js';
 
 const replyEdit: BotModule = {
   reply: {
     async execute(ix, ctx) {
       const text = ix.content.trim();
-      if (!ARROW.test(text)) return;
+      if (!isSwapEdit(text)) return;
       const source = ctx.store.byMessage(ix.repliedTo.messageId);
       if (!source || source.guildId !== ix.guildId || source.status !== 'done') return;
       await ix.defer();

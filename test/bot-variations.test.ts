@@ -1,9 +1,8 @@
 import { describe, expect, test } from '@jest/globals';
-import { isUserError } from '../src/engine/errors.js';
 import type { ImagineParams } from '../src/engine/jobs.js';
 import type { EditParams } from '../src/p2p/jobs.js';
 import { parseCustomId, customId } from '../src/bot/custom-id.js';
-import { chainEdit, editParamsFor, scaledCross } from '../src/bot/edits.js';
+import { scaledCross } from '../src/bot/edits.js';
 import type { JobRecord, JobRequest } from '../src/bot/job.js';
 import { guidanceVariation, rerollVariation, strengthVariation } from '../src/bot/variations.js';
 import { FakeBackend } from './bot-fakes.js';
@@ -84,45 +83,6 @@ describe('stronger / weaker edits', () => {
     expect(v.label).toBe('Weaker edit (cross 1)');
     expect(v.request).toEqual({ kind: 'edit', params: { source, edit: 'cat→dog', blend: ['cat'], self: 0.3, cross: 1 } });
     expect(strengthVariation(imagine(7.5), 'stronger')).toBeUndefined();
-  });
-});
-
-describe('edits of edits', () => {
-  test.each([
-    ['cat→dog', 'dog→wolf', 'cat→wolf'],
-    ['cat→dog', 'mat→rug', 'cat→dog, mat→rug'],
-    ['cat→dog, mat→rug', 'rug -> sofa', 'cat→dog, mat→sofa'],
-    ['cat→dog', 'a painting of a bird', 'a painting of a bird'],
-    ['a dog on a mat', 'dog→wolf', 'a wolf on a mat'],
-    ['a Dog on a mat', 'dog→wolf', 'a wolf on a mat'],
-  ])('%s then %s = %s', (previous, next, composed) => {
-    expect(chainEdit(previous, next, source.prompt)).toBe(composed);
-  });
-
-  const thrown = (run: () => unknown): unknown => {
-    try {
-      run();
-    } catch (error) {
-      return error;
-    }
-    return undefined;
-  };
-
-  test('a word that is not in a full-prompt edit is an error naming it', () => {
-    const e = thrown(() => chainEdit('a dog on a mat', 'cow→horse', source.prompt));
-    expect(isUserError(e) && e.code === 'bad_prompt' && e.message.startsWith('"cow" is not in this image\'s prompt "a dog on a mat"')).toBe(true);
-  });
-
-  test('a word the previous swap replaced is an error naming the edited prompt, not a clash of two swaps', () => {
-    const e = thrown(() => chainEdit('fox→cat', 'fox→wolf', 'a red fox'));
-    expect(isUserError(e) && e.code === 'bad_prompt' && e.message.startsWith('"fox" is not in this image\'s prompt "a red cat"')).toBe(true);
-    const viaRecord = thrown(() => editParamsFor(edit({ edit: 'cat→dog' }), 'cat→wolf', {}));
-    expect(isUserError(viaRecord) && viaRecord.message.startsWith('"cat" is not in this image\'s prompt "a dog on a mat"')).toBe(true);
-  });
-
-  test('editParamsFor: from a generation, and from an edit (composed, on the original source, settings kept unless given)', () => {
-    expect(editParamsFor(imagine(7.5), 'cat→fox', { cross: 0.5 })).toEqual({ source: { ...source, guidance: 7.5 }, edit: 'cat→fox', cross: 0.5 });
-    expect(editParamsFor(edit({ cross: 0.6, blend: ['cat'] }), 'dog→wolf', { self: 0.2 })).toEqual({ source, edit: 'cat→wolf', cross: 0.6, blend: ['cat'], self: 0.2 });
   });
 });
 

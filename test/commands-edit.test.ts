@@ -26,7 +26,7 @@ describe('/edit', () => {
     const ix = slash('edit', { edit: 'fox→cat', cross: 0.6, blend: 'fox, cat' });
     await bot.router.handle(ix);
     expect(ix.calls[0]).toEqual({ op: 'defer', ephemeral: true });
-    expect(ix.lastText).toMatch(/^Queued as job #2/);
+    expect(ix.lastText).toBe('Queued as job #2 (starting now), editing job #1 (a red fox on a mat). The result will appear in this channel.');
     await bot.jobs.idle();
     const source = bot.store.get(1)!.request.params;
     expect(editParams(bot, 2)).toEqual({ source, edit: 'fox→cat', cross: 0.6, blend: ['fox', 'cat'] });
@@ -118,6 +118,27 @@ describe('/edit', () => {
     const weakest = bot.sink.messageOfJob(4).message.rows!.flat().map((b) => b.label);
     expect(weakest).toContain('Stronger edit (cross 0.75)');
     expect(weakest.some((l) => l.startsWith('Weaker'))).toBe(false);
+  });
+
+  test('right after a button: /edit edits the image the user sees, not the variation still being drawn, and says which', async () => {
+    const bot = await withImage();
+    await bot.router.handle(slash('edit', { edit: 'fox→cat' }));
+    await bot.jobs.idle();
+    bot.backend.hold();
+    await bot.router.handle(press('cfg-higher:2', bot.sink.messageOfJob(2).ref)); // job #3, still being drawn
+    const now = slash('edit', { edit: 'mat→rug' });
+    await bot.router.handle(now);
+    expect(now.lastText).toBe('Queued as job #4 (position 1 in the queue), editing job #2 (a red cat on a mat). The result will appear in this channel.');
+    bot.backend.release();
+    await bot.jobs.idle();
+    expect(bot.store.get(4)).toMatchObject({ parentId: 2, status: 'done' });
+    expect(editParams(bot, 4).edit).toBe('fox→cat, mat→rug');
+    // Once drawn, the variation is on screen: it is the latest image (here job #4 is newer still).
+    await bot.router.handle(press('cfg-lower:4', bot.sink.messageOfJob(4).ref)); // job #5
+    await bot.jobs.idle();
+    const later = slash('edit', { edit: 'rug→sofa' });
+    await bot.router.handle(later);
+    expect(later.lastText).toMatch(/^Queued as job #6 \(starting now\), editing job #5 \(a red cat on a rug\)\./);
   });
 
   test('editing an edit composes the edits on the original source', async () => {

@@ -1,7 +1,7 @@
 /** The edit language: every syntax form and every error. */
 import { describe, expect, test } from '@jest/globals';
 import { isUserError } from '../src/engine/errors.js';
-import { parseEdit, type EditRequest, type ParsedEdit } from '../src/p2p/edit/language.js';
+import { MAX_EDIT_LENGTH, parseEdit, type EditRequest, type ParsedEdit } from '../src/p2p/edit/language.js';
 
 const SOURCE = 'a cat riding a red bicycle';
 const parse = (edit: string, extra: Partial<EditRequest> = {}): ParsedEdit => parseEdit({ source: SOURCE, edit, ...extra });
@@ -161,5 +161,50 @@ describe('errors', () => {
     bad('cat→dog; cross: dog', /not a cross window/);
     bad('cat→dog; cross: dog=1.5', /not valid/);
     bad('cat→dog; cross: cat=0.5', /not in the edited prompt/);
+  });
+});
+
+describe('inputs that used to crash or be taken oddly (issue 8)', () => {
+  test('the old private marker characters are refused with a message, never a TypeError', () => {
+    bad('cat→\u{E000}dog', /edit contains a private-use character \(U\+E000\) at character 5/);
+    bad('\u{E000}(dog:2)', /private-use character \(U\+E000\)/);
+    bad('\u{E001}', /private-use character \(U\+E001\)/);
+    expectBadPrompt({ source: 'a \u{E000} cat', edit: 'cat→dog' }, /source prompt contains a private-use character/);
+  });
+
+  test('control characters never reach the prompt', () => {
+    bad('cat→do\u0000g', /edit contains a control character \(U\+0000\) at character 7/);
+    bad('a cat\u0007 riding', /control character \(U\+0007\)/);
+    bad('cat→dog', /blend word contains a control character/, { blend: ['do\u0000g'] });
+    bad('', /weighted word contains a control character/, { weights: [{ word: 'c\u001Bat', weight: 2 }] });
+    // Tabs and newlines are whitespace, not control characters to refuse.
+    expect(parse('cat→dog,\n\tred→blue').target).toBe('a dog riding a blue bicycle');
+  });
+
+  test('two weighted groups in one word are refused, not glued into one word', () => {
+    bad('cat→(dog:2)(lion:3)', /“doglion” would get two weights, from “\(dog:2\)” and “\(lion:3\)”: put a space between/);
+    expect(parse('cat→(dog:2) (lion:3)')).toMatchObject({ target: 'a dog lion riding a red bicycle', weights: [{ wordIndices: [1] }, { wordIndices: [2] }] });
+    expect(parse('cat→(dog:2)s').weights).toEqual([{ text: 'dog', weight: 2, wordIndices: [1] }]);
+  });
+
+  test('empty ";" and "," items are separators, not prompt text; ";" separates swaps too', () => {
+    expect(parse('cat→dog;;').target).toBe('a dog riding a red bicycle');
+    expect(parse('cat→dog,').target).toBe('a dog riding a red bicycle');
+    expect(parse('cat→dog; red→blue').target).toBe('a dog riding a blue bicycle');
+    expect(parse('a dog riding a red bicycle;; ').target).toBe('a dog riding a red bicycle');
+    expect(parse(';cat→dog; ; blend: dog').target).toBe('a dog riding a red bicycle');
+  });
+
+  test('literal brackets may hold weighted groups and the other way round; weighted groups never nest', () => {
+    expect(parse('a cat (very (fluffy:2)) riding a red bicycle')).toMatchObject({ target: 'a cat (very fluffy) riding a red bicycle', weights: [{ text: 'fluffy', wordIndices: [3] }] });
+    expect(parse('a ((tabby) cat:2) riding a red bicycle').weights).toEqual([{ text: '(tabby) cat', weight: 2, wordIndices: [1, 2] }]);
+    bad('a (cat:(2)) riding', /not a number/);
+    bad('((cat:2):3)', /cannot be nested/);
+  });
+
+  test('an edit longer than the limit is refused before any parsing', () => {
+    const groups = Array.from({ length: 300 }, (_, i) => `(w${i}:1.5)`).join(' ');
+    expect(groups.length).toBeGreaterThan(MAX_EDIT_LENGTH);
+    bad(groups, new RegExp(`is ${groups.length} characters long: the limit is ${MAX_EDIT_LENGTH}`));
   });
 });

@@ -3,12 +3,16 @@ import { UserError } from '../engine/errors.js';
 import type { BotContext } from './context.js';
 import type { JobRecord } from './job.js';
 import type { Interaction } from './port/index.js';
+import { parseEdit } from '../p2p/edit/language.js';
 import { editParamsFor } from './edits.js';
 import type { EditSettings } from './validate.js';
 import type { Variation } from './variations.js';
 
-/** Queues a job for the interaction's user and tells them (privately) where it stands. Call after defer(). */
-export async function acceptJob(ix: Interaction, ctx: BotContext, job: Omit<Variation, 'label'> & { parentId: number | null }): Promise<JobRecord> {
+/**
+ * Queues a job for the interaction's user and tells them (privately) where it stands, with `what` (e.g. which
+ * image an edit edits) after the job number. Call after defer().
+ */
+export async function acceptJob(ix: Interaction, ctx: BotContext, job: Omit<Variation, 'label'> & { parentId: number | null }, what?: string): Promise<JobRecord> {
   const { job: accepted, position } = await ctx.jobs.submit({
     request: job.request,
     origin: job.origin,
@@ -20,7 +24,7 @@ export async function acceptJob(ix: Interaction, ctx: BotContext, job: Omit<Vari
   // A plain-message reply has no private channel back; the status message in the channel is its answer.
   if (ix.kind !== 'reply') {
     const where = position === undefined ? 'starting now' : `position ${position} in the queue`;
-    await ix.editReply({ content: `Queued as job #${accepted.id} (${where}). The result will appear in this channel.`, ephemeral: true });
+    await ix.editReply({ content: `Queued as job #${accepted.id} (${where})${what ? `, ${what}` : ''}. The result will appear in this channel.`, ephemeral: true });
   }
   return accepted;
 }
@@ -46,7 +50,8 @@ export function requireImage(job: JobRecord): JobRecord {
 
 /**
  * The image a user refers to: a message link, a message id, or a job id (`12` or `#12`); without a reference,
- * their latest image in this channel.
+ * their latest image in this channel that they can see or asked for themselves (JobStore.latestImage: a button's
+ * variation still being drawn is not it). The reply names the image picked (acceptEdit).
  */
 export function resolveImage(ctx: BotContext, ix: Interaction, reference: string | undefined): JobRecord {
   const text = reference?.trim();
@@ -63,8 +68,26 @@ export function resolveImage(ctx: BotContext, ix: Interaction, reference: string
   throw new UserError('not_found', `"${text}" is not one of my images: give a link to one of my messages (Copy Message Link) or a job number like #12.`);
 }
 
+/** Longest prompt quoted in a reply that names an image. */
+const QUOTED_PROMPT = 80;
+
+/** The prompt of a job's image: an edit's target prompt (as drawn, or as its edit will draw it). */
+function imagePrompt(job: JobRecord): string {
+  if (job.request.kind === 'imagine') return job.request.params.prompt;
+  if (job.outcome?.kind === 'edit') return job.outcome.targetPrompt;
+  const p = job.request.params;
+  return parseEdit({ source: p.source.prompt, edit: p.edit, weights: p.weights, blend: p.blend }).target;
+}
+
+/** "editing job #12 (a red fox…)": which image an edit edits, for the reply. */
+function editingWhat(job: JobRecord): string {
+  const prompt = imagePrompt(job).trim();
+  const shown = prompt.length > QUOTED_PROMPT ? `${prompt.slice(0, QUOTED_PROMPT - 1).trimEnd()}…` : prompt;
+  return `editing job #${job.id} (${shown})`;
+}
+
 /** Queues an edit of `source` (see requireImage) with the user's edit text and settings. Call after defer(). */
 export async function acceptEdit(ix: Interaction, ctx: BotContext, source: JobRecord, text: string, settings: EditSettings): Promise<JobRecord> {
   const params = editParamsFor(requireImage(source), text, settings);
-  return acceptJob(ix, ctx, { request: { kind: 'edit', params }, origin: 'edit', parentId: source.id });
+  return acceptJob(ix, ctx, { request: { kind: 'edit', params }, origin: 'edit', parentId: source.id }, editingWhat(source));
 }

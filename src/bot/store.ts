@@ -111,14 +111,17 @@ export class JobStore {
   }
 
   /**
-   * The image the user asked for last in a channel: done, or still queued or running (an edit needs only its
-   * parameters); not failed, cancelled, deleted, nor an attention-map job.
+   * The image the user means in a channel: their newest one that is done (they can see it) or that they asked for
+   * with a command (/imagine, /edit; still queued or running: an edit needs only its parameters). A button's
+   * variation still on its way is skipped (the user has not seen it yet), and so are failed, cancelled and deleted
+   * jobs and attention maps.
    */
   latestImage(userId: string, channelId: string): JobRecord | undefined {
     const row = this.db
       .prepare(
         `SELECT * FROM jobs WHERE user_id = ? AND channel_id = ? AND status IN ('queued', 'running', 'done')
-           AND deleted_at IS NULL AND origin <> 'attention' ORDER BY id DESC LIMIT 1`,
+           AND deleted_at IS NULL AND origin <> 'attention' AND (status = 'done' OR origin IN ('imagine', 'edit'))
+         ORDER BY id DESC LIMIT 1`,
       )
       .get(userId, channelId) as JobRow | undefined;
     return row && toRecord(row);

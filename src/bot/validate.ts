@@ -5,6 +5,7 @@
 import { UserError } from '../engine/errors.js';
 import type { ImagineParams } from '../engine/jobs.js';
 import { normalizeSeed, randomSeed } from '../engine/noise/seed.js';
+import { checkPromptCharacters } from '../engine/prompt-text.js';
 import type { SamplerName } from '../engine/schedulers/scheduler.js';
 import type { EditParams, StepWindow } from '../p2p/jobs.js';
 import type { BackendLimits } from './backend.js';
@@ -89,7 +90,7 @@ export function editSettingsFrom(options: Options, limits: BackendLimits): EditS
   if (cross !== undefined) settings.cross = checkWindow('cross', cross);
   if (self !== undefined) settings.self = checkWindow('self', self);
   if (guidance !== undefined) settings.guidance = checkGuidance('cfg', guidance, limits);
-  if (blend !== undefined) settings.blend = blendWords(blend);
+  if (blend !== undefined) settings.blend = blendWords(checkedText('blend', blend));
   return settings;
 }
 
@@ -127,6 +128,12 @@ function checkGuidance(name: string, value: number, limits: BackendLimits): numb
 function checkText(name: string, text: string, required: boolean): void {
   if (required && text.trim() === '') throw bad(`${name} is empty.`);
   if (text.length > MAX_TEXT) throw bad(`${name} is ${text.length} characters long: the limit is ${MAX_TEXT}.`);
+  checkPromptCharacters(name, text, 'bad_input');
+}
+
+function checkedText(name: string, text: string): string {
+  checkText(name, text, false);
+  return text;
 }
 
 function blendWords(text: string): string[] | undefined {

@@ -4,13 +4,17 @@
  *   edit      = body { ";" clause }                 segments split on ";"; a segment that is not a clause is body
  *   body      = swaps | prompt | weights | ""       "" only when weights are given some other way
  *   weights   = weight { weight }                    only weighted groups: weights on the source prompt itself
- *   swaps     = swap { "," swap }                    applied together to the source, never to each other's output
+ *   swaps     = swap { ("," | ";") swap }            applied together to the source, never to each other's output;
+ *                                                   empty items (`cat→dog,` `cat→dog;;`) are ignored
  *   swap      = phrase arrow phrase                  arrow = "→" | "->"; "red car→blue truck" swaps word sequences
  *   prompt    = the full new prompt (no arrow)
  *   weight    = "(" words ":" number ")"            anywhere in the target side, |number| ≤ 10, negative allowed
  *   clause    = "blend:" word { [","] word }         local blending: regions of these words (source or target) may change
  *             | "cross:" item { [","] item }         per-word cross-attention window, words of the target
  *   item      = word "=" window;  window = f | f "-" f   fractions of the run, e.g. lion=0.4, sky=0.2-0.6
+ *
+ * Empty ";" segments at either end of a full prompt are dropped too. An edit is at most MAX_EDIT_LENGTH characters,
+ * and no text of it may hold control, private-use or broken characters (engine/prompt-text.ts).
  *
  * Words are matched case-insensitively and without punctuation at their ends ("Cat" matches "cat,"); a swap keeps
  * the punctuation around the word it replaces and replaces every occurrence. Parentheses without ":number" are
@@ -21,6 +25,7 @@
  * `(smiling:3)` (re-weights the source's own words), `cat→dog; blend: cat dog; cross: dog=0.4`.
  */
 import { UserError } from '../../engine/errors.js';
+import { checkPromptCharacters } from '../../engine/prompt-text.js';
 import { checkWordWeight, type WordWeight } from './equalizer.js';
 import { windowFractions, type StepWindow } from './schedule.js';
 import { parseWeightedText } from './weight-syntax.js';
@@ -56,28 +61,62 @@ export interface EditRequest {
   perWordCross?: Readonly<Record<string, StepWindow>>;
 }
 
+/** The longest edit text accepted, in characters (the bot takes 1,000; CLIP reads 75 tokens of the result anyway). */
+export const MAX_EDIT_LENGTH = 2000;
+
 const ARROW = /→|->/u;
 const CLAUSE = /^\s*(blend|cross)\s*:(.*)$/isu;
 
+/** True when the text is written as swaps (`old→new`), not as a whole prompt. */
+export const isSwapEdit = (edit: string): boolean => ARROW.test(edit);
+
 const bad = (message: string): UserError => new UserError('bad_prompt', message);
 
-interface Clauses {
-  body: string;
+export interface Swap {
+  from: string;
+  /** The new words as written, weights included. */
+  to: string;
+}
+
+/** An edit split into its parts, before any word is looked up. */
+export interface EditParts {
+  /** `a→b` swaps, or a body without arrows (a full prompt, weights only, or ""). */
+  body: { kind: 'swaps'; swaps: Swap[] } | { kind: 'text'; text: string };
   blend: string[];
   cross: [string, StepWindow][];
 }
 
-function splitClauses(edit: string): Clauses {
+function splitParts(edit: string): EditParts {
   const body: string[] = [];
-  const clauses: Clauses = { body: '', blend: [], cross: [] };
+  const parts: EditParts = { body: { kind: 'text', text: '' }, blend: [], cross: [] };
   for (const segment of edit.split(';')) {
     const clause = CLAUSE.exec(segment);
     if (!clause) body.push(segment);
-    else if (clause[1].toLowerCase() === 'blend') clauses.blend.push(...parseBlendWords(clause[2]));
-    else clauses.cross.push(...parseCrossItems(clause[2]));
+    else if (clause[1].toLowerCase() === 'blend') parts.blend.push(...parseBlendWords(clause[2]));
+    else parts.cross.push(...parseCrossItems(clause[2]));
   }
-  clauses.body = normalizeSpaces(body.join(';'));
-  return clauses;
+  if (body.some((segment) => ARROW.test(segment))) {
+    const items = body.flatMap((segment) => segment.split(',')).filter((item) => item.trim().length > 0);
+    parts.body = { kind: 'swaps', swaps: items.map(splitSwap) };
+  } else {
+    while (body.length > 0 && body[body.length - 1].trim() === '') body.pop();
+    while (body.length > 0 && body[0].trim() === '') body.shift();
+    parts.body = { kind: 'text', text: normalizeSpaces(body.join(';')) };
+  }
+  return parts;
+}
+
+function splitSwap(item: string): Swap {
+  const sides = item.split(ARROW);
+  if (sides.length !== 2) {
+    throw bad(sides.length === 1 ? `“${item.trim()}” has no arrow: write each swap as old→new, separated by commas.` : `“${item.trim()}” has more than one arrow: write each swap as old→new.`);
+  }
+  const from = normalizeSpaces(sides[0]);
+  if (from.length === 0 || sides[1].trim().length === 0) {
+    throw bad(`“${item.trim()}” needs words on both sides of the arrow (old→new); to remove words, write the full new prompt.`);
+  }
+  if (/[()]/u.test(from)) throw bad(`Weights go on the new words, after the arrow: “${item.trim()}”.`);
+  return { from, to: normalizeSpaces(sides[1]) };
 }
 
 function parseBlendWords(text: string): string[] {
@@ -112,27 +151,21 @@ function withAffixes(sourceWords: readonly string[], replacement: readonly strin
 interface Target {
   words: string[];
   weights: WordWeight[];
+  /** For each target word, the index of the source word it keeps unchanged, or -1 for a new word. */
+  kept: number[];
 }
 
 /** Applies every `a→b` swap to the source words at once; each left side must occur in the source. */
-function applySwaps(source: string, body: string): Target {
+function applySwaps(source: string, swaps: readonly Swap[]): Target {
   const sourceWords = splitWords(source);
   const replacements = new Map<number, { length: number; words: string[]; weights: WordWeight[] }>();
   const taken = new Set<number>();
-  for (const swap of body.split(',')) {
-    const sides = swap.split(ARROW);
-    if (sides.length !== 2) {
-      throw bad(sides.length === 1 ? `“${swap.trim()}” has no arrow: write each swap as old→new, separated by commas.` : `“${swap.trim()}” has more than one arrow: write each swap as old→new.`);
-    }
-    const from = normalizeSpaces(sides[0]);
-    if (from.length === 0 || sides[1].trim().length === 0) {
-      throw bad(`“${swap.trim()}” needs words on both sides of the arrow (old→new); to remove words, write the full new prompt.`);
-    }
-    if (/[()]/u.test(from)) throw bad(`Weights go on the new words, after the arrow: “${swap.trim()}”.`);
-    const fromWords = from.split(' ');
+  for (const swap of swaps) {
+    const fromWords = swap.from.split(' ');
     const starts = findPhrase(sourceWords, fromWords);
-    if (starts.length === 0) throw bad(`“${from}” is not in the prompt “${source}”.`);
-    const to = parseWeightedText(sides[1]);
+    if (starts.length === 0) throw bad(`“${swap.from}” is not in the prompt “${source}”.`);
+    const to = parseWeightedText(swap.to);
+    if (to.words.length === 0) throw bad(`“${swap.from}→${swap.to}” needs words on both sides of the arrow (old→new); to remove words, write the full new prompt.`);
     for (const start of starts) {
       for (let k = start; k < start + fromWords.length; k++) {
         if (taken.has(k)) throw bad(`Two swaps change the same word “${sourceWords[k]}” of “${source}”.`);
@@ -141,15 +174,17 @@ function applySwaps(source: string, body: string): Target {
       replacements.set(start, { length: fromWords.length, words: withAffixes(sourceWords.slice(start, start + fromWords.length), to.words), weights: to.weights });
     }
   }
-  const target: Target = { words: [], weights: [] };
+  const target: Target = { words: [], weights: [], kept: [] };
   for (let i = 0; i < sourceWords.length; ) {
     const swap = replacements.get(i);
     if (!swap) {
-      target.words.push(sourceWords[i++]);
+      target.words.push(sourceWords[i]);
+      target.kept.push(i++);
       continue;
     }
     const offset = target.words.length;
     target.words.push(...swap.words);
+    target.kept.push(...swap.words.map(() => -1));
     target.weights.push(...swap.weights.map((w) => ({ ...w, wordIndices: w.wordIndices?.map((k) => k + offset) })));
     i += swap.length;
   }
@@ -188,11 +223,12 @@ function resolvePerWordCross(target: string, entries: readonly [string, StepWind
 function promptOrWeights(source: string, body: string): Target {
   const { words, weights } = parseWeightedText(body);
   const weighted = new Set(weights.flatMap((w) => w.wordIndices));
-  if (words.length > 0 && weighted.size < words.length) return { words, weights };
+  if (words.length > 0 && weighted.size < words.length) return { words, weights, kept: words.map(() => -1) };
   for (const w of weights) {
     if (phraseWordIndices(source, w.text).length === 0) throw bad(`“${w.text}” is not in the prompt “${source}”, so it cannot be weighted.`);
   }
-  return { words: splitWords(source), weights: weights.map(({ text, weight }) => ({ text, weight })) };
+  const sourceWords = splitWords(source);
+  return { words: sourceWords, weights: weights.map(({ text, weight }) => ({ text, weight })), kept: sourceWords.map((_, i) => i) };
 }
 
 /** The same prompt (the tokenizer lower-cases) re-weights, the same word count swaps, anything else refines. */
@@ -204,27 +240,52 @@ function editMode(source: string, target: Target): EditMode {
   return 'reweight';
 }
 
-/** Parses an edit request into a typed edit, or throws UserError('bad_prompt') saying what is wrong. */
-export function parseEdit(request: EditRequest): ParsedEdit {
+/** Everything user-written in a request, checked for characters no prompt may hold, before any other work. */
+function checkRequestText(request: EditRequest): void {
+  if (request.edit.length > MAX_EDIT_LENGTH) {
+    throw bad(`The edit is ${request.edit.length} characters long: the limit is ${MAX_EDIT_LENGTH}. Shorten it, or write fewer weights.`);
+  }
+  checkPromptCharacters('source prompt', request.source);
+  checkPromptCharacters('edit', request.edit);
+  for (const w of request.weights ?? []) checkPromptCharacters('weighted word', w.word);
+  for (const word of request.blend ?? []) checkPromptCharacters('blend word', word);
+  for (const word of Object.keys(request.perWordCross ?? {})) checkPromptCharacters('cross-window word', word);
+}
+
+/** A parsed edit, with what composing (compose.ts) needs: its parts and which source word each target word keeps. */
+export interface Resolved {
+  parsed: ParsedEdit;
+  parts: EditParts;
+  kept: number[];
+}
+
+/** parseEdit with the parts and the kept-word map (compose.ts). */
+export function resolveEdit(request: EditRequest): Resolved {
+  checkRequestText(request);
   const source = normalizeSpaces(request.source);
   if (source.length === 0) throw bad('The source prompt is empty, so there is nothing to edit.');
-  const clauses = splitClauses(request.edit);
+  const parts = splitParts(request.edit);
   const extraWeights: WordWeight[] = (request.weights ?? []).map((w) => ({ text: w.word, weight: w.weight }));
-  if (clauses.body.length === 0 && extraWeights.length === 0) {
+  if (parts.body.kind === 'text' && parts.body.text.length === 0 && extraWeights.length === 0) {
     throw bad('The edit is empty: write a swap such as “cat→dog”, the full new prompt, or (word:weight) weights.');
   }
   for (const w of extraWeights) checkWordWeight(w.text, w.weight);
 
-  const parsed = ARROW.test(clauses.body) ? applySwaps(source, clauses.body) : promptOrWeights(source, clauses.body);
-  parsed.weights.push(...extraWeights);
-  const target = parsed.words.join(' ');
+  const resolved = parts.body.kind === 'swaps' ? applySwaps(source, parts.body.swaps) : promptOrWeights(source, parts.body.text);
+  resolved.weights.push(...extraWeights);
+  const target = resolved.words.join(' ');
   for (const w of extraWeights) {
     if (phraseWordIndices(target, w.text).length === 0) throw bad(`“${w.text}” is not in the edited prompt “${target}”, so it cannot be weighted.`);
   }
-  const edit: ParsedEdit = { source, target, mode: editMode(source, parsed), weights: parsed.weights };
-  const blend = resolveBlend(source, target, [...clauses.blend, ...(request.blend ?? [])]);
+  const edit: ParsedEdit = { source, target, mode: editMode(source, resolved), weights: resolved.weights };
+  const blend = resolveBlend(source, target, [...parts.blend, ...(request.blend ?? [])]);
   if (blend) edit.blend = blend;
-  const perWordCross = resolvePerWordCross(target, [...clauses.cross, ...Object.entries(request.perWordCross ?? {})]);
+  const perWordCross = resolvePerWordCross(target, [...parts.cross, ...Object.entries(request.perWordCross ?? {})]);
   if (perWordCross) edit.perWordCross = perWordCross;
-  return edit;
+  return { parsed: edit, parts, kept: resolved.kept };
+}
+
+/** Parses an edit request into a typed edit, or throws UserError('bad_prompt') saying what is wrong. */
+export function parseEdit(request: EditRequest): ParsedEdit {
+  return resolveEdit(request).parsed;
 }

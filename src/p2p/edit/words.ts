@@ -31,12 +31,20 @@ const charCount = (s: string): number => [...s].length;
 /** A decoded token as the reference compares it: trimmed, with `#` (BERT word-piece marks) stripped at both ends. */
 const tokenText = (tokenizer: EditTokenizer, id: number): string => tokenizer.decodeToken(id).trim().replace(/^#+|#+$/gu, '');
 
+/** The last few texts each tokenizer walked: an edit asks for the spans of the same prompt once per weight or word. */
+const spanCache = new WeakMap<EditTokenizer, Map<string, readonly number[][]>>();
+const SPAN_CACHE_SIZE = 4;
+
 /**
  * Token positions of every word of `text` (index = word index). A word gets the consecutive tokens whose decoded
  * lengths add up to at least its own length. Tokens left over after the last word (which only happens when the
- * tokenizer's text cleaning changed lengths) are not assigned.
+ * tokenizer's text cleaning changed lengths) are not assigned. Shared between calls: do not modify.
  */
-export function wordTokenSpans(text: string, tokenizer: EditTokenizer): number[][] {
+export function wordTokenSpans(text: string, tokenizer: EditTokenizer): readonly (readonly number[])[] {
+  let cache = spanCache.get(tokenizer);
+  if (!cache) spanCache.set(tokenizer, (cache = new Map()));
+  const cached = cache.get(text);
+  if (cached) return cached;
   const words = splitWords(text);
   const ids = tokenizer.encode(text).slice(1, -1);
   const spans: number[][] = words.map(() => []);
@@ -50,6 +58,8 @@ export function wordTokenSpans(text: string, tokenizer: EditTokenizer): number[]
       length = 0;
     }
   }
+  if (cache.size >= SPAN_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+  cache.set(text, spans);
   return spans;
 }
 
@@ -75,22 +85,53 @@ function comparableWord(word: string): string {
   return core.length > 0 ? core : lower;
 }
 
-/** Start indices of every occurrence of the word sequence `phrase` in `words` (compared with comparableWord). */
-export function findPhrase(words: readonly string[], phrase: readonly string[]): number[] {
+interface PhraseIndex {
+  /** The words as compared (comparableWord). */
+  have: string[];
+  /** Where each compared word occurs. */
+  at: Map<string, number[]>;
+}
+
+function buildPhraseIndex(words: readonly string[]): PhraseIndex {
+  const have = words.map(comparableWord);
+  const at = new Map<string, number[]>();
+  have.forEach((w, i) => {
+    const list = at.get(w);
+    if (list) list.push(i);
+    else at.set(w, [i]);
+  });
+  return { have, at };
+}
+
+/** Indexes of word lists and of the last few texts: an edit searches the same prompt once per swap, weight or word. */
+const indexOfWords = new WeakMap<readonly string[], PhraseIndex>();
+const indexOfText = new Map<string, PhraseIndex>();
+const TEXT_INDEX_CACHE_SIZE = 4;
+
+function startsIn(index: PhraseIndex, phrase: readonly string[]): number[] {
   if (phrase.length === 0) return [];
   const wanted = phrase.map(comparableWord);
-  const have = words.map(comparableWord);
-  const starts: number[] = [];
-  for (let i = 0; i + wanted.length <= have.length; i++) {
-    if (wanted.every((w, k) => have[i + k] === w)) starts.push(i);
-  }
-  return starts;
+  const { have, at } = index;
+  return (at.get(wanted[0]) ?? []).filter((i) => i + wanted.length <= have.length && wanted.every((w, k) => have[i + k] === w));
+}
+
+/** Start indices of every occurrence of the word sequence `phrase` in `words` (compared with comparableWord). */
+export function findPhrase(words: readonly string[], phrase: readonly string[]): number[] {
+  let index = indexOfWords.get(words);
+  if (!index) indexOfWords.set(words, (index = buildPhraseIndex(words)));
+  return startsIn(index, phrase);
 }
 
 /** Word indices covered by every occurrence of `phrase` (a space-separated word or words) in `text`. */
 export function phraseWordIndices(text: string, phrase: string): number[] {
+  let index = indexOfText.get(text);
+  if (!index) {
+    index = buildPhraseIndex(splitWords(text));
+    if (indexOfText.size >= TEXT_INDEX_CACHE_SIZE) indexOfText.delete(indexOfText.keys().next().value!);
+    indexOfText.set(text, index);
+  }
   const phraseWords = normalizeSpaces(phrase).split(' ').filter(Boolean);
-  return findPhrase(splitWords(text), phraseWords).flatMap((start) => phraseWords.map((_, k) => start + k));
+  return startsIn(index, phraseWords).flatMap((start) => phraseWords.map((_, k) => start + k));
 }
 
 /**
