@@ -10,6 +10,7 @@ const SUBCOMMANDS: readonly SubcommandLoader[] = [
   () => import('./bot.js'),
   () => import('./register.js'),
   () => import('./worker.js'),
+  () => import('./bench-workers.js'),
 ];
 
 process.exitCode = await runCli(process.argv.slice(2), SUBCOMMANDS);
