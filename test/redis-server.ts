@@ -40,15 +40,19 @@ function launch(port: number, dir: string): Promise<ChildProcess> {
       clearTimeout(timer);
       reject(new Error(`redis-server could not be started (is Debian's redis-server installed?): ${e.message}`));
     });
-    child.once('exit', (code) => {
+    const early = (code: number | null): void => {
       clearTimeout(timer);
       reject(new Error(`redis-server exited with ${code}:\n${output}`));
-    });
+    };
+    child.once('exit', early);
+    let ready = false;
     child.stdout?.on('data', (chunk: Buffer) => {
+      if (ready) return; // keep draining the pipe, nothing more to learn
       output += chunk.toString();
       if (output.includes('Ready to accept connections')) {
+        ready = true;
         clearTimeout(timer);
-        child.removeAllListeners('exit');
+        child.off('exit', early);
         resolve(child);
       }
     });

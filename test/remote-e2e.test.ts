@@ -5,6 +5,7 @@
  * SIGKILL in the middle of a job, and every job is delivered exactly once.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import Database from 'better-sqlite3';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -74,7 +75,15 @@ function startWorker(name: string, onLine: (worker: WorkerProcess, line: string)
   });
 }
 
-/** The job numbers in the order their messages first said they run. */
+async function stopProcess({ child }: WorkerProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 20_000))]);
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+}
+
+/** The job numbers in the order their messages first said they run (one engine: one at a time, so exact). */
 function startOrder(transcript: string): number[] {
   const order: number[] = [];
   for (const match of transcript.matchAll(/^\[m\d+\]\* 🎨 @\S+ · job #(\d+)/gm)) {
@@ -84,8 +93,25 @@ function startOrder(transcript: string): number[] {
   return order;
 }
 
+/** The waiting jobs in the order `/queue show` lists them: the order the fair queue will start them. */
+function shownOrder(transcript: string): number[] {
+  const shown = transcript.split('> /queue show')[1]?.split('\n> ')[0] ?? '';
+  return [...shown.matchAll(/^\s*\d+\. #(\d+)/gm)].map((m) => Number(m[1]));
+}
+
+/** When each job of a `reprompt local` database was started (handed to an engine), by job id. */
+function startTimes(dbPath: string): Map<number, number> {
+  const db = new Database(dbPath, { readonly: true });
+  try {
+    const rows = db.prepare('SELECT id, started_at FROM jobs').all() as { id: number; started_at: number }[];
+    return new Map(rows.map((row) => [row.id, row.started_at]));
+  } finally {
+    db.close();
+  }
+}
+
 // The source image first (the edit and the button need a finished one), then 8 jobs queued while paused, so the
-// fair picker orders all of them at once: you ×3, bob ×3, carol ×2.
+// fair picker orders all of them at once: you ×3 (one of them 24 steps long), bob ×3, carol ×2.
 const script = [
   `/imagine prompt:"a red fox in the snow" seed:42 steps:2 ${size} sampler:ddim`,
   'wait',
@@ -98,6 +124,7 @@ const script = [
   `as carol /imagine prompt:"a green frog" seed:5 steps:3 ${size}`,
   'as carol click "CFG −7.5 (away from prompt)" on m1',
   `as bob /imagine prompt:"a grey cat" seed:6 steps:3 ${size}`,
+  '/queue show',
   '/queue resume',
   'wait',
 ].join('\n');
@@ -106,25 +133,35 @@ describe('engine workers on Redis', () => {
   test('8 jobs of 3 users: the in-process fair order, both workers used, one killed mid-job, every job delivered once', async () => {
     const inProcess = await local(script, 'in-process');
     expect(inProcess.code).toBe(0);
-    const expectedOrder = startOrder(inProcess.stdout);
-    expect(expectedOrder).toHaveLength(9);
+    const fairOrder = shownOrder(inProcess.stdout);
+    expect(fairOrder.sort((a, b) => a - b)).toEqual([2, 3, 4, 5, 6, 7, 8, 9]);
+    const inProcessFairOrder = shownOrder(inProcess.stdout);
+    // One engine: jobs start one at a time, in the order the queue showed.
+    expect(startOrder(inProcess.stdout)).toEqual([1, ...inProcessFairOrder]);
 
     let killed: { worker: string; job: string } | undefined;
     const killFirstStart = (worker: WorkerProcess, line: string): void => {
-      // The first job of the queued eight is the 24-step one: kill its worker the moment it starts it.
+      // Job #2 is the 24-step one: kill the worker that takes it the moment it starts it.
       const started = /started (\S+-2) /.exec(line);
       if (started && !killed) {
         killed = { worker: worker.name, job: started[1] };
         worker.child.kill('SIGKILL');
       }
     };
+    let report = (): string => '';
     const workers = await Promise.all([startWorker('wA', killFirstStart), startWorker('wB', killFirstStart)]);
     try {
       const distributed = await local(script, 'redis', ['--redis', redis.url]);
+      // On a failure, what each process said.
+      report = () => [distributed.stdout, distributed.stderr, ...workers.map((w) => `--- ${w.name}\n${w.log()}`)].join('\n');
       expect(distributed.code).toBe(0);
 
-      // The same fair order, decided by the bot's queue whatever the number of engines.
-      expect(startOrder(distributed.stdout)).toEqual(expectedOrder);
+      // The same fair order, decided by the bot's queue whatever the number of engines: the same list, and two
+      // engines started the jobs in that order (two may start in the same millisecond, hence ≤).
+      expect(shownOrder(distributed.stdout)).toEqual(inProcessFairOrder);
+      const started = startTimes(join(dir, 'redis.db'));
+      const times = inProcessFairOrder.map((id) => started.get(id) ?? NaN);
+      expect(times.every((t, i) => i === 0 || times[i - 1] <= t)).toBe(true);
 
       // Every job ended once, successfully: one final message per job, no job ended twice.
       const finals = [...distributed.stdout.matchAll(/^\[m\d+\]\*? (✅|❌|🚫|⚠️) @\S+ · job #(\d+)/gm)].map((m) => `${m[1]}${m[2]}`);
@@ -142,9 +179,11 @@ describe('engine workers on Redis', () => {
       expect(survivor.started().length).toBeGreaterThanOrEqual(1);
       const all = [...victim.started(), ...survivor.started()];
       expect(all.filter((id) => id !== killed!.job).length).toBe(new Set(all.filter((id) => id !== killed!.job)).size);
+    } catch (e) {
+      process.stderr.write(`${report()}\n`);
+      throw e;
     } finally {
-      for (const worker of workers) worker.child.kill('SIGTERM');
-      await Promise.all(workers.map((w) => (w.child.exitCode === null && w.child.signalCode === null ? new Promise((r) => w.child.once('exit', r)) : undefined)));
+      await Promise.all(workers.map(stopProcess));
     }
   }, 600_000);
 });

@@ -45,12 +45,15 @@ async function worker(options: WorkerOptions): Promise<void> {
     lockMs: options.lockMs,
     log,
   });
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string): void => {
-      log.info(`${signal}: finishing the running job, then stopping`);
-      void running.close().finally(resolve);
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
+  let signalled = false;
+  const stop = (signal: string): void => {
+    signalled = true;
+    log.info(`${signal}: finishing the running job, then stopping`);
+    void running.close();
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  await running.stopped;
+  // Stopped without a signal: its engine crashed. A non-zero status lets a supervisor (systemd, Docker) restart it.
+  if (!signalled) process.exitCode = 1;
 }

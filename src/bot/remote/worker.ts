@@ -50,6 +50,8 @@ export interface RemoteWorkerOptions {
 export interface RemoteWorker {
   readonly name: string;
   readonly model: string;
+  /** Resolves when the worker has stopped: after close(), or on its own when its engine thread crashed. */
+  readonly stopped: Promise<void>;
   /** Finishes the running job, then stops taking jobs and releases the engine. */
   close(): Promise<void>;
 }
@@ -105,7 +107,10 @@ export async function startRemoteWorker(o: RemoteWorkerOptions): Promise<RemoteW
       busy = false;
       void announce();
       // An engine thread that crashed cannot run the next job: stop, so that a supervisor starts a fresh worker.
-      if (!engine.alive) void stop();
+      if (!engine.alive) {
+        o.log.error('the engine thread is gone: stopping this worker');
+        void stop();
+      }
     }
   };
 
@@ -130,6 +135,8 @@ export async function startRemoteWorker(o: RemoteWorkerOptions): Promise<RemoteW
   o.log.info(`worker ${name} ready: model ${model} on ${engine.info.provider}, queue ${queueNameFor(model)}`);
 
   let stopping: Promise<void> | undefined;
+  let notifyStopped!: () => void;
+  const stopped = new Promise<void>((resolve) => (notifyStopped = resolve));
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       clearInterval(heartbeat);
@@ -137,7 +144,8 @@ export async function startRemoteWorker(o: RemoteWorkerOptions): Promise<RemoteW
       await redis.del(announcementKey(model, name)).catch(() => 0);
       await engine.close();
       for (const client of [redis, subscriber, bullConnection]) client.disconnect();
+      notifyStopped();
     })());
 
-  return { name, model, close: stop };
+  return { name, model, stopped, close: stop };
 }
