@@ -104,7 +104,7 @@ async function benchWorkers(options: BenchWorkersOptions): Promise<void> {
       await runJobs(backend, job, workers, workers);
       times.length = 0;
       const wallMs = await runJobs(backend, job, options.jobs, workers);
-      const row = (label: string, value: number, unit: string): void => void process.stdout.write(`  ${label.padEnd(44)} ${value.toFixed(unit === 'jobs/s' ? 2 : 1).padStart(9)} ${unit}\n`);
+      const row = (label: string, value: number, unit: string): void => void process.stdout.write(`  ${label.padEnd(50)} ${value.toFixed(unit === 'jobs/s' ? 2 : 1).padStart(9)} ${unit}\n`);
       process.stdout.write(`\n${workers} worker${workers === 1 ? '' : 's'} (${new Set(times.map((t) => t.worker)).size} took jobs)\n`);
       row('handed to BullMQ → started on a worker (median)', median(times.map((t) => t.startedAt - t.enqueuedAt)), 'ms');
       row('finished on the worker → delivered (median)', median(times.map((t) => t.deliveredAt - t.finishedAt)), 'ms');
