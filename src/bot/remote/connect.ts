@@ -9,12 +9,24 @@ import { errorMessage, UserError } from '../../engine/errors.js';
  */
 export async function connectRedis(url: string, options: { forBullMQ?: boolean } = {}): Promise<Redis> {
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: options.forBullMQ ? null : 3 });
-  redis.on('error', () => {}); // reconnection is automatic; the commands that fail meanwhile say so
+  let cause: unknown;
+  redis.on('error', (e) => (cause ??= e)); // after the first connection, reconnecting is automatic
   try {
     await redis.connect();
   } catch (e) {
     redis.disconnect();
-    throw new UserError('internal', `Cannot reach Redis at ${url}: ${errorMessage(e)}`);
+    throw new UserError('internal', `Cannot reach Redis at ${withoutPassword(url)}: ${errorMessage(cause ?? e)}. Is redis-server running there?`);
   }
   return redis;
+}
+
+/** The URL as it may be shown in messages and logs: a password in it (redis://:secret@host) is hidden. */
+export function withoutPassword(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(an unreadable Redis URL)';
+  }
 }
