@@ -58,6 +58,13 @@ describe('configuration', () => {
     expect(loadConfig(valid, 'bot').redisUrl).toBeUndefined();
   });
 
+  test('the password in REDIS_URL never reaches the log either', () => {
+    const config = loadConfig({ ...valid, REDIS_URL: 'redis://:a-long-redis-password@10.0.0.5:6379' }, 'bot');
+    const lines: string[] = [];
+    createLogger(redactor(config), (line) => lines.push(line)).warn('Redis said: bad auth for a-long-redis-password');
+    expect(lines.join('\n')).not.toContain('a-long-redis-password');
+  });
+
   test('defaults must fit the caps', () => {
     expect(problemsOf({ ...valid, MAX_STEPS: '10' })).toContain('DEFAULT_STEPS must not exceed MAX_STEPS (10).');
   });

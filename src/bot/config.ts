@@ -107,8 +107,17 @@ export function loadConfig(env: Env, needs: ConfigNeeds): BotConfig {
 
 /** Hides every secret of the configuration in a text (log lines, error messages). */
 export function redactor(config: BotConfig): (text: string) => string {
-  const secrets = [config.discord?.token].filter((s): s is string => !!s && s.length >= 8);
+  const secrets = [config.discord?.token, redisPassword(config.redisUrl)].filter((s): s is string => !!s && s.length >= 8);
   return (text) => secrets.reduce((out, secret) => out.split(secret).join('[redacted]'), text);
+}
+
+function redisPassword(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    return decodeURIComponent(new URL(url).password) || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 class EnvReader {
