@@ -10,7 +10,7 @@ import type { Logger } from '../src/bot/log.js';
 import { silentLogger } from '../src/bot/log.js';
 import { startRedisBackend } from '../src/bot/remote/redis-backend.js';
 import { startRemoteWorker, type RemoteWorker } from '../src/bot/remote/worker.js';
-import { alice, RecordingSink, testSettings } from './bot-fakes.js';
+import { alice, RecordingSink, tempDbPath, testSettings } from './bot-fakes.js';
 import { tinyModelDir } from './helpers.js';
 import { startRedisServer, type RedisServer } from './redis-server.js';
 import { pngSize } from './worker-helpers.js';
@@ -120,23 +120,32 @@ describe('engine workers on Redis (real redis-server)', () => {
     }
   }, 60_000);
 
-  test('a bot restarted while the worker runs still gets the result of a finished job, without running it again', async () => {
+  test('a bot restarted while the worker runs still delivers the job that finished meanwhile, without running it again', async () => {
+    const dbPath = tempDbPath();
+    const sink = new RecordingSink();
     const first = await startRedisBackend({ redisUrl: redis.url, model: 'tiny-sd15', namespace: 'restart', log });
-    const lost = first.imagine(imagine({ seed: '7' }), { jobKey: '1', signal: new AbortController().signal, onProgress: noProgress });
-    lost.catch(() => {});
-    await until(() => count(/started job-restart-1 /) === 1, 'the worker to start the job');
-    await first.close(); // the bot stops; the worker goes on
-    await expect(lost).rejects.toMatchObject({ code: 'cancelled' });
-    await until(() => count(/finished job-restart-1$/) === 1, 'the worker to finish the job');
+    const before = createBotApp({ settings: testSettings({ dbPath }), backend: first, sink, log: silentLogger, messageContent: false });
+    const { job } = await before.jobs.submit({ request: imagine({ seed: '7', steps: 6 }), origin: 'imagine', parentId: null, user: alice, guildId: 'g', channelId: 'c' });
+    await until(() => count(new RegExp(`started job-restart-${job.id} `)) === 1, 'the worker to start the job');
+    // The bot goes away mid-job without a word to the database (as in a crash); the worker goes on.
+    await first.close();
+    await before.close();
+    await until(() => count(new RegExp(`finished job-restart-${job.id}$`)) === 1, 'the worker to finish the job');
 
     const second = await startRedisBackend({ redisUrl: redis.url, model: 'tiny-sd15', namespace: 'restart', log });
+    const after = createBotApp({ settings: testSettings({ dbPath }), backend: second, sink, log: silentLogger, messageContent: false });
     try {
-      const result = await second.imagine(imagine({ seed: '7' }), { jobKey: '1', signal: new AbortController().signal, onProgress: noProgress });
-      expect(pngSize(result.image.png)).toEqual({ width: 64, height: 64 });
-      expect(result.params.seed).toBe('7');
-      expect(count(/started job-restart-1 /)).toBe(1);
+      expect(after.store.require(job.id).status).toBe('running');
+      expect(await after.jobs.resumeUnfinished()).toEqual({ resumed: 1, failed: 0 });
+      await after.jobs.idle();
+      expect(after.store.require(job.id).status).toBe('done');
+      expect(sink.messageOfJob(job.id).message.content).toMatch(/^✅/);
+      expect(sink.events.filter((e) => e.op !== 'delete' && /^✅/.test(e.message?.content ?? '')).length).toBe(1);
+      expect(count(new RegExp(`started job-restart-${job.id} `))).toBe(1);
     } finally {
+      await after.jobs.shutdown();
       await second.close();
+      await after.close();
     }
   }, 120_000);
 

@@ -124,10 +124,14 @@ export class RedisBackend implements ImageBackend {
     return this.run(job, opts) as Promise<EditResult>;
   }
 
+  /**
+   * Disconnects. Jobs still in flight are left unsettled on purpose: they go on on their workers, the database
+   * still says they run, and the next start of the bot collects their results (JobService.resumeUnfinished hands
+   * them over again under the same ids). The bot's own shutdown waits for running jobs before it closes this.
+   */
   async close(): Promise<void> {
     clearInterval(this.timer);
     await this.sweeping;
-    for (const entry of this.inFlight.values()) entry.reject(new UserError('cancelled', 'The bot is shutting down.'));
     this.inFlight.clear();
     await this.events.close();
     await this.queue.close();
