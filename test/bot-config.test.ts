@@ -24,7 +24,7 @@ describe('configuration', () => {
       discord: { token: TOKEN, appId: '123456789012345678', guildId: undefined, messageContent: false, adminRoleIds: [] },
       engine: { modelDir: 'models/sd15', provider: 'cpu', threads: 0, attentionStoreMb: 2048 },
       dbPath: 'data/reprompt.db',
-      queue: { concurrency: 1, maxLength: 50, userMaxPending: 3 },
+      queue: { maxLength: 50, userMaxPending: 3 },
       maxSteps: 50,
       maxSize: 768,
       defaults: { steps: 20, size: 512, guidance: 7.5 },
@@ -47,6 +47,22 @@ describe('configuration', () => {
       '- DEFAULT_CFG must be a number from -100 to 100 (got "x").',
       'See .env.example.',
     ]);
+  });
+
+  test('PROVIDER is checked against the providers onnxruntime-node lists; REDIS_URL must be a redis URL', () => {
+    expect(loadConfig({ ...valid, PROVIDER: 'webgpu' }, 'bot').engine.provider).toBe('webgpu');
+    const message = problemsOf({ ...valid, PROVIDER: 'dml', REDIS_URL: 'localhost:6379' });
+    expect(message).toMatch(/- PROVIDER must be one of cpu, .*cuda.* \(the execution providers this onnxruntime-node lists\), got "dml"\./);
+    expect(message).toContain('- REDIS_URL must be a redis:// or rediss:// URL.');
+    expect(loadConfig({ ...valid, REDIS_URL: 'redis://10.0.0.5:6379/2' }, 'bot').redisUrl).toBe('redis://10.0.0.5:6379/2');
+    expect(loadConfig(valid, 'bot').redisUrl).toBeUndefined();
+  });
+
+  test('the password in REDIS_URL never reaches the log either', () => {
+    const config = loadConfig({ ...valid, REDIS_URL: 'redis://:a-long-redis-password@10.0.0.5:6379' }, 'bot');
+    const lines: string[] = [];
+    createLogger(redactor(config), (line) => lines.push(line)).warn('Redis said: bad auth for a-long-redis-password');
+    expect(lines.join('\n')).not.toContain('a-long-redis-password');
   });
 
   test('defaults must fit the caps', () => {

@@ -32,6 +32,12 @@ describe('engine backend (EngineWorker + the application handlers)', () => {
     expect([meta.format, meta.width, meta.height]).toEqual(['png', 64, 64]);
   });
 
+  test('the attention store size arrives as an option: a second edit of the same source reuses it', async () => {
+    const run = () => backend.edit({ kind: 'edit', params: { source: { ...params, seed: '7' }, edit: 'fox→dog' } }, { onProgress: () => {}, signal: new AbortController().signal });
+    await run();
+    expect((await run()).reusedSource).toBe(true);
+  });
+
   test('edit returns the target prompt and mode; an aborted job rejects with a cancelled UserError', async () => {
     const result = await backend.edit({ kind: 'edit', params: { source: params, edit: 'fox→cat' } }, { onProgress: () => {}, signal: new AbortController().signal });
     expect([result.targetPrompt, result.mode]).toEqual(['a red cat on a mat', 'replace']);
@@ -39,4 +45,15 @@ describe('engine backend (EngineWorker + the application handlers)', () => {
     controller.abort();
     await expect(backend.imagine({ kind: 'imagine', params }, { onProgress: () => {}, signal: controller.signal })).rejects.toMatchObject({ name: 'UserError', code: 'cancelled' });
   });
+});
+
+test('with ATTENTION_STORE_MB 0 (attentionStoreMb: 0) the worker keeps no store: a repeated edit recomputes its source', async () => {
+  const backend = await startEngineBackend({ modelDir: tinyModelDir, provider: 'cpu', threads: 1, attentionStoreMb: 0 });
+  try {
+    const run = () => backend.edit({ kind: 'edit', params: { source: params, edit: 'fox→dog' } }, { onProgress: () => {}, signal: new AbortController().signal });
+    await run();
+    expect((await run()).reusedSource).toBe(false);
+  } finally {
+    await backend.close();
+  }
 });

@@ -281,7 +281,7 @@ export function tempDbPath(): string {
 export function testSettings(overrides: Partial<AppSettings> = {}): AppSettings {
   return {
     dbPath: tempDbPath(),
-    queue: { concurrency: 1, maxLength: 20, userMaxPending: 5 },
+    queue: { maxLength: 20, userMaxPending: 5 },
     maxSteps: 30,
     maxSize: 512,
     defaults: { steps: 4, size: 128, guidance: 7.5 },

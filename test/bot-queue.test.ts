@@ -111,4 +111,34 @@ describe('FairQueue', () => {
     await queue.onIdle();
     expect(queue.size).toBe(0);
   });
+
+  test('the number of engines is the concurrency: 0 holds every job (not a pause), workers that come and go change it', async () => {
+    const { queue, started, finish } = harness({ concurrency: 0, maxLength: 10, userMaxPending: 5 });
+    for (const [id, userId] of [[1, 'a'], [2, 'b'], [3, 'c'], [4, 'a']] as const) queue.enqueue({ id, userId });
+    await tick();
+    expect(started).toEqual([]);
+    expect([queue.waitingForEngine, queue.paused]).toEqual([true, false]);
+    expect(queue.position(1)).toBe(1);
+
+    queue.setConcurrency(2); // two workers connect
+    await tick();
+    expect(started).toEqual([1, 2]);
+    expect(queue.waitingForEngine).toBe(false);
+
+    queue.setConcurrency(1); // one goes away: running jobs go on, but only one runs from now on
+    await finish(1);
+    expect(started).toEqual([1, 2]);
+    await finish(2);
+    expect(started).toEqual([1, 2, 3]);
+    queue.pause();
+    queue.setConcurrency(0);
+    queue.setConcurrency(3); // an admin pause outlasts workers coming back
+    await finish(3);
+    expect(started).toEqual([1, 2, 3]);
+    queue.resume();
+    await tick();
+    expect(started).toEqual([1, 2, 3, 4]);
+    await finish(4);
+    await queue.onIdle();
+  });
 });

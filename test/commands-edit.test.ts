@@ -220,7 +220,7 @@ describe('plain replies (message-content intent)', () => {
   });
 
   test('an error (here: the per-user cap) is answered in the channel, as a reply', async () => {
-    const bot = testBot({ messageContent: true, settings: testSettings({ queue: { concurrency: 1, maxLength: 10, userMaxPending: 1 } }) });
+    const bot = testBot({ messageContent: true, settings: testSettings({ queue: { maxLength: 10, userMaxPending: 1 } }) });
     await bot.router.handle(slash('imagine', fox));
     await bot.jobs.idle();
     bot.backend.hold();

@@ -48,7 +48,7 @@ describe('queue through the commands', () => {
   });
 
   test('the per-user cap counts queued and running jobs', async () => {
-    const bot = testBot({ settings: testSettings({ queue: { concurrency: 1, maxLength: 10, userMaxPending: 2 } }) });
+    const bot = testBot({ settings: testSettings({ queue: { maxLength: 10, userMaxPending: 2 } }) });
     bot.backend.hold();
     await bot.router.handle(slash('imagine', draw('1')));
     await bot.router.handle(slash('imagine', draw('2')));
@@ -63,7 +63,7 @@ describe('queue through the commands', () => {
   });
 
   test('a full queue refuses new jobs', async () => {
-    const bot = testBot({ settings: testSettings({ queue: { concurrency: 1, maxLength: 1, userMaxPending: 5 } }) });
+    const bot = testBot({ settings: testSettings({ queue: { maxLength: 1, userMaxPending: 5 } }) });
     bot.backend.hold();
     await bot.router.handle(slash('imagine', draw('1')));
     await eventually(() => bot.backend.started.length === 1, 'job 1 to start');

@@ -54,18 +54,13 @@ describe('EngineWorker on the bundled model', () => {
     expect(ticks).toBeGreaterThan(20);
   });
 
-  test('jobs submitted while it is busy run one after the other, and the same seed gives the same image', async () => {
-    const finished: string[] = [];
-    const stepsOfB: number[] = [];
-    const a = engine.run<ImagineResult>(imagineJob()).then((r) => (finished.push('a'), r));
-    const b = engine
-      .run<ImagineResult>(imagineJob(), { onProgress: () => stepsOfB.push(finished.length) })
-      .then((r) => (finished.push('b'), r));
-    const [first, second] = await Promise.all([a, b]);
-    expect(finished).toEqual(['a', 'b']);
-    // Every progress event of b arrived after a had finished.
-    expect(stepsOfB.length).toBeGreaterThan(0);
-    expect(stepsOfB.every((doneBefore) => doneBefore === 1)).toBe(true);
+  test('it keeps no queue: a job handed to it while it is busy is refused; the same seed gives the same image', async () => {
+    const a = engine.run<ImagineResult>(imagineJob());
+    expect(engine.busy).toBe(true);
+    await expect(engine.run<ImagineResult>(imagineJob())).rejects.toMatchObject({ code: 'internal', message: expect.stringContaining('already running') });
+    const first = await a;
+    expect(engine.busy).toBe(false);
+    const second = await engine.run<ImagineResult>(imagineJob());
     expect(Buffer.from(second.image.png).equals(Buffer.from(first.image.png))).toBe(true);
   });
 
@@ -84,17 +79,6 @@ describe('EngineWorker on the bundled model', () => {
 
     const next = await engine.run<ImagineResult>(imagineJob({ steps: 2 }));
     expect(pngSize(next.image.png)).toEqual({ width: 64, height: 64 });
-  });
-
-  test('a queued job that is aborted never runs and leaves the running one alone', async () => {
-    const controller = new AbortController();
-    const running = engine.run<ImagineResult>(imagineJob({ steps: 2 }));
-    let queuedProgress = 0;
-    const queued = engine.run<ImagineResult>(imagineJob({ steps: 2 }), { signal: controller.signal, onProgress: () => queuedProgress++ });
-    controller.abort();
-    await expect(queued).rejects.toMatchObject({ code: 'cancelled' });
-    await expect(running).resolves.toMatchObject({ kind: 'imagine' });
-    expect(queuedProgress).toBe(0);
   });
 
   test('an already aborted signal rejects at once', async () => {
@@ -124,9 +108,7 @@ describe('EngineWorker failures', () => {
     const options = { modelDir: tinyModelDir, pipeline, handlers: fixtureHandlersUrl };
     const crashed = await EngineWorker.start(options);
     const dying = crashed.run({ kind: 'exit' });
-    const queued = crashed.run({ kind: 'unetLoads' });
     await expect(dying).rejects.toMatchObject({ code: 'internal', message: expect.stringMatching(/stopped unexpectedly.*3/) });
-    await expect(queued).rejects.toMatchObject({ code: 'internal' });
     expect(crashed.alive).toBe(false);
     await expect(crashed.run({ kind: 'unetLoads' })).rejects.toMatchObject({ code: 'internal' });
 

@@ -7,6 +7,11 @@ import type { SamplerName } from '../engine/schedulers/scheduler.js';
 import type { EditJob, EditResult } from '../p2p/jobs.js';
 
 export interface RunOptions {
+  /**
+   * The job's stable identity (the bot's job id): a backend that hands jobs to other processes uses it so that a
+   * job submitted twice (after a restart or a reconnect) runs and is delivered once.
+   */
+  jobKey?: string;
   /** Called after every UNet evaluation. */
   onProgress(progress: StepProgress): void;
   /** Aborting it cancels the job between steps: the promise rejects with UserError('cancelled'). */
@@ -34,6 +39,12 @@ export interface BackendInfo {
 export interface ImageBackend {
   readonly limits: BackendLimits;
   readonly info: BackendInfo;
+  /**
+   * How many jobs the backend runs at once, now and whenever it changes (engine workers connect or go away; 0 =
+   * none connected). The listener is called once at once. Absent: one engine, always there.
+   * Returns a function that stops the calls.
+   */
+  watchCapacity?(listener: (engines: number) => void): () => void;
   imagine(job: ImagineJob, opts: RunOptions): Promise<ImagineResult>;
   edit(job: EditJob, opts: RunOptions): Promise<EditResult>;
   close(): Promise<void>;

@@ -2,7 +2,9 @@
  * Bot configuration from the environment (.env through dotenv), validated once at start. Every problem is
  * reported at once, each naming its variable and what is expected. `.env.example` documents every variable.
  */
-import { UserError } from '../engine/errors.js';
+import { isUserError, UserError } from '../engine/errors.js';
+import type { ProviderName } from '../engine/onnx/session.js';
+import { parseProvider } from '../engine/providers.js';
 
 export interface DiscordConfig {
   token: string;
@@ -15,17 +17,20 @@ export interface DiscordConfig {
 }
 
 export interface EngineConfig {
-  /** '' = not configured. */
+  /**
+   * '' = not configured. With REDIS_URL only its last part is used: the model name that jobs ask workers for
+   * (the folder need not exist on the bot's machine).
+   */
   modelDir: string;
-  provider: string;
+  provider: ProviderName;
   /** 0 = let ONNX Runtime decide. */
   threads: number;
   /** Memory for stored source attention (edits of the same source reuse it). */
   attentionStoreMb: number;
 }
 
+/** How many jobs run at once is not a setting: it is the number of engines (one in-process, or the workers on Redis). */
 export interface QueueConfig {
-  concurrency: number;
   /** Jobs waiting (not running) before new ones are refused. */
   maxLength: number;
   /** Queued + running jobs one user may have. */
@@ -36,6 +41,8 @@ export interface BotConfig {
   /** Absent for the offline console driver. */
   discord?: DiscordConfig;
   engine: EngineConfig;
+  /** redis:// URL of the BullMQ queue that engine workers (`reprompt worker`) take jobs from; absent = the engine runs in-process. */
+  redisUrl?: string;
   dbPath: string;
   queue: QueueConfig;
   /** Operator caps, combined with the model's own limits. */
@@ -69,17 +76,16 @@ export function loadConfig(env: Env, needs: ConfigNeeds): BotConfig {
     engine: {
       // '' when unset (the console driver then falls back to the CLI's default model).
       modelDir: read.string('MODEL_DIR', { required: needs === 'bot' }),
-      provider: read.string('PROVIDER', {
-        required: false,
-        fallback: 'cpu',
-        pattern: { re: /^[a-z][a-z0-9-]*$/, expected: 'an execution provider name such as cpu, cuda or dml' },
-      }),
+      provider: read.provider('PROVIDER', 'cpu'),
       threads: read.integer('THREADS', 0, { min: 0, max: 256 }),
       attentionStoreMb: read.integer('ATTENTION_STORE_MB', 2048, { min: 0, max: 1_048_576 }),
     },
+    redisUrl: read.string('REDIS_URL', {
+      required: false,
+      pattern: { re: /^rediss?:\/\/\S+$/, expected: 'a redis:// or rediss:// URL' },
+    }) || undefined,
     dbPath: read.string('DB_PATH', { required: false, fallback: 'data/reprompt.db' }),
     queue: {
-      concurrency: read.integer('QUEUE_CONCURRENCY', 1, { min: 1, max: 16 }),
       maxLength: read.integer('QUEUE_MAX', 50, { min: 1, max: 10_000 }),
       userMaxPending: read.integer('USER_MAX_PENDING', 3, { min: 1, max: 1000 }),
     },
@@ -101,8 +107,17 @@ export function loadConfig(env: Env, needs: ConfigNeeds): BotConfig {
 
 /** Hides every secret of the configuration in a text (log lines, error messages). */
 export function redactor(config: BotConfig): (text: string) => string {
-  const secrets = [config.discord?.token].filter((s): s is string => !!s && s.length >= 8);
+  const secrets = [config.discord?.token, redisPassword(config.redisUrl)].filter((s): s is string => !!s && s.length >= 8);
   return (text) => secrets.reduce((out, secret) => out.split(secret).join('[redacted]'), text);
+}
+
+function redisPassword(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    return decodeURIComponent(new URL(url).password) || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 class EnvReader {
@@ -134,6 +149,19 @@ class EnvReader {
       this.problem(name, `must be ${opts.pattern.expected}`);
     }
     return value;
+  }
+
+  /** An execution provider this onnxruntime-node installation lists (see engine/providers.ts). */
+  provider(name: string, fallback: ProviderName): ProviderName {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    try {
+      return parseProvider(value, name);
+    } catch (e) {
+      if (!isUserError(e)) throw e;
+      this.problems.push(e.message);
+      return fallback;
+    }
   }
 
   snowflake(name: string, opts: { required: boolean }): string | undefined {

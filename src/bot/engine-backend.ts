@@ -4,10 +4,9 @@
  */
 import type { ImagineJob, ImagineResult } from '../engine/jobs.js';
 import { SIZE_RANGE, STEPS_RANGE } from '../engine/limits.js';
-import type { ProviderName } from '../engine/onnx/session.js';
 import { SAMPLER_NAMES } from '../engine/schedulers/scheduler.js';
 import { EngineWorker, type WorkerPipelineOptions } from '../engine/worker/engine-worker.js';
-import { APP_HANDLERS_URL } from '../p2p/handlers-url.js';
+import { APP_HANDLERS_URL, type AppHandlerSettings } from '../p2p/handlers-url.js';
 import type { EditJob, EditResult } from '../p2p/jobs.js';
 import type { BackendInfo, BackendLimits, ImageBackend, RunOptions } from './backend.js';
 import type { EngineConfig } from './config.js';
@@ -19,12 +18,20 @@ const GUIDANCE_BOUND = 50;
 
 /** Starts the worker and loads the model (rejects with UserError('model' | 'provider') when it cannot). */
 export async function startEngineBackend(engine: EngineConfig & { modelDir: string }): Promise<ImageBackend> {
-  // The handler module sizes its attention store from this variable; a worker starts with a copy of process.env.
-  process.env.REPROMPT_ATTENTION_STORE_MB = String(engine.attentionStoreMb);
-  const pipeline: WorkerPipelineOptions = { provider: engine.provider as ProviderName };
+  return new EngineBackend(await startAppEngine(engine));
+}
+
+/** The engine worker thread on the application's handler module, configured from the engine settings. */
+export function startAppEngine(engine: EngineConfig): Promise<EngineWorker> {
+  const pipeline: WorkerPipelineOptions = { provider: engine.provider };
   if (engine.threads > 0) pipeline.intraOpThreads = engine.threads;
-  const worker = await EngineWorker.start({ modelDir: engine.modelDir, pipeline, handlers: APP_HANDLERS_URL });
-  return new EngineBackend(worker);
+  const handlerSettings: AppHandlerSettings = { attentionStoreMb: engine.attentionStoreMb };
+  return EngineWorker.start({ modelDir: engine.modelDir, pipeline, handlers: APP_HANDLERS_URL, handlerSettings });
+}
+
+/** What the bot allows on a model of this image-to-latent scale (the engine's bounds; sizes in its multiples). */
+export function engineLimits(vaeScaleFactor: number): BackendLimits {
+  return { ...ENGINE_BOUNDS, sizeMultiple: vaeScaleFactor, guidance: { min: -GUIDANCE_BOUND, max: GUIDANCE_BOUND }, samplers: SAMPLER_NAMES };
 }
 
 class EngineBackend implements ImageBackend {
@@ -34,12 +41,7 @@ class EngineBackend implements ImageBackend {
   constructor(private readonly worker: EngineWorker) {
     const { model, provider } = worker.info;
     this.info = { model: model.name, provider };
-    this.limits = {
-      ...ENGINE_BOUNDS,
-      sizeMultiple: model.vaeScaleFactor,
-      guidance: { min: -GUIDANCE_BOUND, max: GUIDANCE_BOUND },
-      samplers: SAMPLER_NAMES,
-    };
+    this.limits = engineLimits(model.vaeScaleFactor);
   }
 
   imagine(job: ImagineJob, opts: RunOptions): Promise<ImagineResult> {

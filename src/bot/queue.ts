@@ -1,12 +1,15 @@
 /**
- * The queue in front of the single engine. p-queue provides concurrency, pause and idle tracking; which job a free
- * slot runs is decided when the slot starts, by a fair picker: the waiting user who was served least recently goes
- * first (round-robin across users), so one user's ten jobs do not hold everyone else back.
+ * The one queue of the bot, in front of its engines (one in-process, or the workers on Redis). p-queue holds the
+ * slots: its concurrency is the number of engines free to take work, and it does the pausing and idle tracking.
+ * Which job a free slot runs is decided when the slot starts, by a fair picker: the waiting user who was served
+ * least recently goes first (round-robin across users), so one user's ten jobs do not hold everyone else back.
+ * Engines below this queue run what they are handed, one job each: they keep no queue of their own.
  */
 import PQueue from 'p-queue';
 import { UserError } from '../engine/errors.js';
 
 export interface QueueLimits {
+  /** Jobs run at once: the number of engines (0: none yet, jobs wait for one, see setConcurrency). */
   concurrency: number;
   /** Waiting jobs (not counting running ones) before new jobs are refused. */
   maxLength: number;
@@ -41,13 +44,37 @@ export class FairQueue {
   private readonly lastServed = new Map<string, number>();
   private serveCounter = 0;
   private arrivalCounter = 0;
+  private adminPaused = false;
+  private engines: number;
 
   constructor(
     private readonly limits: QueueLimits,
     private readonly runJob: JobRunner,
     private readonly hooks: QueueHooks = {},
   ) {
-    this.slots = new PQueue({ concurrency: limits.concurrency });
+    this.engines = limits.concurrency;
+    this.slots = new PQueue({ concurrency: Math.max(1, limits.concurrency), autoStart: limits.concurrency > 0 });
+  }
+
+  /** The number of engines changed (workers came or went): that many jobs run at once; 0 holds every job. */
+  setConcurrency(engines: number): void {
+    if (engines === this.engines) return;
+    this.engines = engines;
+    if (engines > 0) this.slots.concurrency = engines;
+    this.applyHold();
+  }
+
+  /** True while jobs wait because no engine is there to run them (not paused by anyone). */
+  get waitingForEngine(): boolean {
+    return this.engines === 0;
+  }
+
+  private applyHold(): void {
+    const hold = this.adminPaused || this.engines === 0;
+    if (hold === this.slots.isPaused) return this.changed();
+    if (hold) this.slots.pause();
+    else this.slots.start();
+    this.changed();
   }
 
   private changed(): void {
@@ -131,19 +158,20 @@ export class FairQueue {
     return this.waiting.length;
   }
 
+  /** Paused by pause() (an admin, a shutdown); see waitingForEngine for the other reason jobs may wait. */
   get paused(): boolean {
-    return this.slots.isPaused;
+    return this.adminPaused;
   }
 
   /** Stops starting jobs; running ones finish. */
   pause(): void {
-    this.slots.pause();
-    this.changed();
+    this.adminPaused = true;
+    this.applyHold();
   }
 
   resume(): void {
-    this.slots.start();
-    this.changed();
+    this.adminPaused = false;
+    this.applyHold();
   }
 
   /** Resolves when nothing waits or runs (a paused queue with waiting jobs never resolves). */

@@ -12,8 +12,11 @@ import type { JobOrigin, JobRecord } from './job.js';
 import { mention, type Attachment, type Field, type RenderedMessage } from './port/index.js';
 import { formatNumber } from './variations.js';
 
-/** Why the queue does not start jobs: an admin paused it, or the bot is shutting down (jobs resume on restart). */
-export type PauseReason = 'admin' | 'shutdown';
+/**
+ * Why the queue does not start jobs: an admin paused it, the bot is shutting down (jobs resume on restart), or no
+ * engine worker is connected (distributed mode).
+ */
+export type PauseReason = 'admin' | 'shutdown' | 'no-worker';
 
 export type JobState =
   | { phase: 'queued'; position: number | undefined; paused?: PauseReason }
@@ -26,6 +29,7 @@ export function statusMessage(job: JobRecord, state: JobState): RenderedMessage 
     status = state.position === undefined ? 'queued' : `queued — position ${state.position}`;
     if (state.paused === 'admin') status += ' (the queue is paused by an admin)';
     if (state.paused === 'shutdown') status += ' (the bot is restarting; the job will continue after)';
+    if (state.paused === 'no-worker') status += ' (waiting for a worker: no engine worker is connected)';
   } else if (state.progress) {
     const { step, total, etaMs } = state.progress;
     status = `${progressBar(step / total)} step ${step}/${total} · ETA ${formatDuration(etaMs)}`;

@@ -12,7 +12,8 @@ import type { JobOrigin, JobOutcome, JobRecord, JobRequest } from './job.js';
 import { isFinished } from './job.js';
 import type { Logger } from './log.js';
 import type { MessageRef, MessageSink, RenderedMessage, UserRef } from './port/index.js';
-import { FairQueue, type QueueLimits } from './queue.js';
+import type { QueueConfig } from './config.js';
+import { FairQueue } from './queue.js';
 import { endedMessage, resultMessage, statusMessage, type JobState, type PauseReason } from './render.js';
 import type { JobStore } from './store.js';
 import { MessageUpdater } from './updater.js';
@@ -25,7 +26,8 @@ export interface JobServiceOptions {
   log: Logger;
   /** Effective limits (model ∩ operator caps). */
   limits: BackendLimits;
-  queue: QueueLimits;
+  /** How many jobs run at once is the backend's (see ImageBackend.watchCapacity). */
+  queue: QueueConfig;
   uploadLimitBytes: number;
   /** Minimum time between two edits of one message. */
   progressIntervalMs: number;
@@ -59,10 +61,11 @@ export class JobService {
   private pauseReason: PauseReason | undefined;
   /** Resolved at the next queue change (see idle()). */
   private changeWaiters: (() => void)[] = [];
+  private readonly stopWatchingCapacity: () => void;
 
   constructor(private readonly o: JobServiceOptions) {
     this.updater = new MessageUpdater(o.sink, o.progressIntervalMs, o.log);
-    this.queue = new FairQueue(o.queue, (id, signal) => this.run(id, signal), {
+    this.queue = new FairQueue({ ...o.queue, concurrency: o.backend.watchCapacity ? 0 : 1 }, (id, signal) => this.run(id, signal), {
       onChange: () => {
         this.refreshPositions();
         const waiters = this.changeWaiters;
@@ -71,6 +74,7 @@ export class JobService {
       },
       onError: (id, e) => o.log.error(`job ${id} could not be delivered`, e),
     });
+    this.stopWatchingCapacity = o.backend.watchCapacity?.((engines) => this.queue.setConcurrency(engines)) ?? (() => {});
   }
 
   /**
@@ -131,6 +135,7 @@ export class JobService {
     this.pauseReason = 'shutdown';
     this.queue.pause();
     await this.idle();
+    this.stopWatchingCapacity();
   }
 
   /** The user's newest job that is still queued or running. */
@@ -225,6 +230,7 @@ export class JobService {
     this.active.set(id, job);
     this.show(job, statusMessage(job, { phase: 'running' }));
     const options: RunOptions = {
+      jobKey: String(id),
       signal,
       onProgress: (p) => {
         this.progress.set(id, p);
@@ -274,7 +280,8 @@ export class JobService {
   }
 
   private pausedFor(): PauseReason | undefined {
-    return this.queue.paused ? (this.pauseReason ?? 'admin') : undefined;
+    if (this.queue.paused) return this.pauseReason ?? 'admin';
+    return this.queue.waitingForEngine ? 'no-worker' : undefined;
   }
 
   /** Edits the status message of every waiting job whose position (or the paused state) changed. */

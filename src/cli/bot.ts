@@ -8,8 +8,8 @@ import { config as loadDotenv } from 'dotenv';
 import { UserError } from '../engine/errors.js';
 import { loadConfig, redactor, type BotConfig, type DiscordConfig } from '../bot/config.js';
 import { startDiscordBot } from '../bot/discord/client.js';
-import { startEngineBackend } from '../bot/engine-backend.js';
 import { createLogger } from '../bot/log.js';
+import { startBackend } from '../bot/remote/start.js';
 
 export function register(program: Command): void {
   program
@@ -22,7 +22,8 @@ async function runBot(): Promise<void> {
   loadDotenv({ quiet: true });
   const config = loadConfig(process.env, 'bot') as BotConfig & { discord: DiscordConfig };
   const log = createLogger(redactor(config));
-  const backend = await startEngineBackend(config.engine);
+  // With REDIS_URL the engines are `reprompt worker` processes; otherwise one runs here.
+  const backend = await startBackend({ engine: config.engine, redisUrl: config.redisUrl, dbPath: config.dbPath, log });
   let bot;
   try {
     bot = await startDiscordBot(config, backend, log);

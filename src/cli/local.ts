@@ -8,8 +8,8 @@ import type { Command } from 'commander';
 import { config as loadDotenv } from 'dotenv';
 import { loadConfig } from '../bot/config.js';
 import { CONSOLE_HELP, runConsole } from '../bot/console/session.js';
-import { startEngineBackend } from '../bot/engine-backend.js';
 import { createLogger } from '../bot/log.js';
+import { startBackend } from '../bot/remote/start.js';
 import { addEngineOptions, type EngineCliOptions } from './engine-options.js';
 import { noteIfBundledModel, resolveModelDir } from './model-dir.js';
 
@@ -17,6 +17,7 @@ interface LocalOptions extends EngineCliOptions {
   out: string;
   db: string;
   user: string;
+  redis?: string;
 }
 
 export function register(program: Command): void {
@@ -26,6 +27,7 @@ export function register(program: Command): void {
     .option('--out <dir>', 'where images are saved', 'out')
     .option('--db <file>', 'job database (kept apart from the bot’s own)', 'data/local.db')
     .option('--user <name>', 'your name in the transcript', 'you')
+    .option('--redis <url>', 'run no engine here: hand jobs to `reprompt worker` processes through this Redis (default: $REDIS_URL)')
     .addHelpText('after', `\nInput lines:\n${CONSOLE_HELP}`);
   addEngineOptions(command).action((options: LocalOptions, self: Command) => local(options, self.getOptionValueSource('provider') === 'default'));
 }
@@ -34,13 +36,20 @@ async function local(options: LocalOptions, providerByDefault: boolean): Promise
   loadDotenv({ quiet: true });
   const config = loadConfig(process.env, 'local');
   const modelDir = resolveModelDir(options.model ?? (config.engine.modelDir || undefined));
-  noteIfBundledModel(modelDir);
-  const backend = await startEngineBackend({
-    ...config.engine,
-    modelDir,
-    // .env's PROVIDER applies unless --provider was given (commander fills in its own default).
-    provider: providerByDefault ? config.engine.provider : (options.provider ?? config.engine.provider),
-    threads: options.threads ?? config.engine.threads,
+  const redisUrl = options.redis ?? config.redisUrl;
+  if (!redisUrl) noteIfBundledModel(modelDir);
+  const log = createLogger();
+  const backend = await startBackend({
+    engine: {
+      ...config.engine,
+      modelDir,
+      // .env's PROVIDER applies unless --provider was given (commander fills in its own default).
+      provider: providerByDefault ? config.engine.provider : (options.provider ?? config.engine.provider),
+      threads: options.threads ?? config.engine.threads,
+    },
+    redisUrl,
+    dbPath: options.db,
+    log,
   });
   try {
     const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
@@ -50,7 +59,7 @@ async function local(options: LocalOptions, providerByDefault: boolean): Promise
       outDir: options.out,
       userName: options.user,
       write: (line) => process.stdout.write(`${line}\n`),
-      log: createLogger(),
+      log,
     });
   } finally {
     await backend.close();

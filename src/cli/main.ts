@@ -9,6 +9,8 @@ const SUBCOMMANDS: readonly SubcommandLoader[] = [
   () => import('./local.js'),
   () => import('./bot.js'),
   () => import('./register.js'),
+  () => import('./worker.js'),
+  () => import('./bench-workers.js'),
 ];
 
 process.exitCode = await runCli(process.argv.slice(2), SUBCOMMANDS);

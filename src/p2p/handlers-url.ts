@@ -3,3 +3,9 @@
  * importing handlers.ts itself would build its loader and attention store in the main thread.
  */
 export const APP_HANDLERS_URL = new URL('./handlers.ts', import.meta.url);
+
+/** The settings of that module (EngineWorkerOptions.handlerSettings), given as options, never read from the environment. */
+export interface AppHandlerSettings {
+  /** Memory for stored source attention (edits of the same source reuse it); 0 disables re-use. */
+  attentionStoreMb: number;
+}

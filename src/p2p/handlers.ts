@@ -4,7 +4,8 @@
  * (neutral controls), heat maps and every edit.
  *
  * Worker-wide state lives here: the patch loader (which knows the layer metadata once the UNet is loaded) and the
- * attention store of source traces, bounded by REPROMPT_ATTENTION_STORE_MB (default 2048 — the bot passes its ATTENTION_STORE_MB; 0 disables re-use).
+ * attention store of source traces, sized by the settings given to configure() (AppHandlerSettings; the bot passes
+ * its ATTENTION_STORE_MB). In distributed mode the store is a cache local to each worker.
  */
 import { UserError } from '../engine/errors.js';
 import { engineHandlers } from '../engine/handlers.js';
@@ -15,24 +16,29 @@ import type { JobContext, JobHandler, JobHandlers } from '../engine/worker/job-h
 import { AttentionPatchLoader } from './graph/loader.js';
 import type { PatchedUNetMeta } from './graph/contract.js';
 import { AttentionAccumulator } from './heatmap.js';
+import type { AppHandlerSettings } from './handlers-url.js';
 import type { EditJob, EditResult } from './jobs.js';
 import { AttentionController } from './runtime/attention-controller.js';
 import { HEATMAP_LEVEL, heatmapOutput, runEdit } from './runtime/edit-runner.js';
 import { AttentionStore, type SourceTrace, type StoreStats } from './store.js';
 
 /** Holds one SD 1.5 512² source of 20 steps (about 1.5 GB: every cross layer and the ≤16² self layers, per call). */
-const DEFAULT_STORE_MB = 2048;
-
-function storeBudgetBytes(): number {
-  const raw = process.env.REPROMPT_ATTENTION_STORE_MB;
-  const mb = raw === undefined || raw === '' ? DEFAULT_STORE_MB : Number(raw);
-  if (!Number.isFinite(mb) || mb < 0) throw new UserError('bad_input', `REPROMPT_ATTENTION_STORE_MB must be a number of megabytes ≥ 0, got “${raw}”.`);
-  return mb * 1024 * 1024;
-}
+const DEFAULT_SETTINGS: AppHandlerSettings = { attentionStoreMb: 2048 };
 
 const loader = new AttentionPatchLoader();
-const budget = storeBudgetBytes();
-const store = budget > 0 ? new AttentionStore<SourceTrace>({ budgetBytes: budget }) : undefined;
+let store = storeFor(DEFAULT_SETTINGS);
+
+function storeFor({ attentionStoreMb }: AppHandlerSettings): AttentionStore<SourceTrace> | undefined {
+  if (!Number.isFinite(attentionStoreMb) || attentionStoreMb < 0) {
+    throw new UserError('bad_input', `attentionStoreMb must be a number of megabytes ≥ 0, got ${attentionStoreMb}.`);
+  }
+  return attentionStoreMb > 0 ? new AttentionStore<SourceTrace>({ budgetBytes: attentionStoreMb * 1024 * 1024 }) : undefined;
+}
+
+/** The worker calls this with EngineWorkerOptions.handlerSettings before loading (see HandlerModule.configure). */
+export function configure(settings: unknown): void {
+  store = storeFor({ ...DEFAULT_SETTINGS, ...(settings as Partial<AppHandlerSettings> | undefined) });
+}
 
 function patchedMeta(): PatchedUNetMeta {
   const meta = loader.meta;

@@ -16,16 +16,18 @@ const BOOTSTRAP_URL = new URL('./bootstrap.mjs', import.meta.url);
 /** How long close() waits for the worker to release its sessions and end before it terminates the thread. */
 const CLOSE_TIMEOUT_MS = 10_000;
 
-export interface EngineWorkerOptions {
+export interface EngineWorkerOptions<S = unknown> {
   modelDir: string;
   pipeline?: WorkerPipelineOptions;
   /** The handler module (see HandlerModule), e.g. src/engine/handlers.ts, or the Prompt-to-Prompt one. */
   handlers: URL;
+  /** The handler module's settings (plain data), given to its configure(). */
+  handlerSettings?: S;
 }
 
 export interface RunOptions {
   onProgress?(progress: StepProgress): void;
-  /** Aborting cancels the job: a queued one at once, a running one at its next step. */
+  /** Aborting cancels the job at its next step. */
   signal?: AbortSignal;
 }
 
@@ -39,9 +41,12 @@ interface PendingJob {
 
 const cancelledError = (): UserError => new UserError('cancelled', 'The job was cancelled.');
 
+/**
+ * One engine, one job at a time, and no queue: run() while a job runs is refused (UserError 'internal'). Order
+ * and waiting are decided above it, by the bot's FairQueue (or the caller awaiting each job).
+ */
 export class EngineWorker {
   private readonly cancelFlag = new CancelFlag();
-  private readonly queue: PendingJob[] = [];
   private running: PendingJob | undefined;
   private nextJobId = 1;
   /** Set once the worker is gone (crashed or closed): every later run() rejects with it. */
@@ -56,7 +61,7 @@ export class EngineWorker {
    * Spawns the worker and waits until it has loaded the pipeline. Rejects with the loading error (a
    * UserError('model') for a bad model folder). After a crash, start a new one with the same options.
    */
-  static async start(options: EngineWorkerOptions): Promise<EngineWorker> {
+  static async start<S>(options: EngineWorkerOptions<S>): Promise<EngineWorker> {
     const engine = new EngineWorker(options);
     await engine.ready;
     return engine;
@@ -68,6 +73,7 @@ export class EngineWorker {
       modelDir: options.modelDir,
       pipeline: options.pipeline ?? {},
       handlersUrl: options.handlers.href,
+      handlerSettings: options.handlerSettings,
       cancelBuffer: this.cancelFlag.buffer,
     };
     this.worker = new Worker(BOOTSTRAP_URL, { workerData: init });
@@ -88,13 +94,19 @@ export class EngineWorker {
     return this.failure === undefined;
   }
 
+  /** True while a job runs: run() would be refused. */
+  get busy(): boolean {
+    return this.running !== undefined;
+  }
+
   /**
    * Runs one job in the worker and resolves with the handler's result (R is the caller's claim about the
-   * handler of `job.kind`). Jobs run one at a time, in call order. A cancelled job rejects with
-   * UserError('cancelled'); a crash of the worker rejects its job and all queued ones.
+   * handler of `job.kind`). One job at a time: a call while one runs rejects with UserError('internal'). A
+   * cancelled job rejects with UserError('cancelled'); a crash of the worker rejects its job.
    */
   run<R>(job: Job, options: RunOptions = {}): Promise<R> {
     if (this.failure) return Promise.reject(this.failure);
+    if (this.running) return Promise.reject(new UserError('internal', 'The engine is already running a job: the queue in front of it must wait for it.'));
     const { signal, onProgress } = options;
     if (signal?.aborted) return Promise.reject(cancelledError());
     return new Promise<R>((resolve, reject) => {
@@ -112,16 +124,15 @@ export class EngineWorker {
           reject(error);
         },
       };
-      const onAbort = (): void => this.cancel(pending);
+      const onAbort = (): void => this.cancelFlag.request(pending.id);
       signal?.addEventListener('abort', onAbort, { once: true });
-      this.queue.push(pending);
-      this.startNext();
+      this.start(pending);
     });
   }
 
   /**
-   * Stops the worker: queued jobs reject with 'cancelled', the running one is cancelled at its next step, then
-   * the worker releases its sessions and ends (or is terminated if it does not within a few seconds).
+   * Stops the worker: the running job is cancelled at its next step, then the worker releases its sessions and
+   * ends (or is terminated if it does not within a few seconds).
    */
   close(): Promise<void> {
     this.closing ??= this.shutDown();
@@ -130,7 +141,6 @@ export class EngineWorker {
 
   private async shutDown(): Promise<void> {
     const stopped = new UserError('cancelled', 'The engine is shutting down.');
-    for (const pending of this.queue.splice(0)) pending.reject(stopped);
     if (this.running) this.cancelFlag.request(this.running.id);
     if (this.failure) return;
     this.failure = new UserError('internal', 'The engine worker is closed.');
@@ -144,22 +154,7 @@ export class EngineWorker {
     this.running = undefined;
   }
 
-  private cancel(pending: PendingJob): void {
-    if (this.running === pending) {
-      this.cancelFlag.request(pending.id);
-      return;
-    }
-    const index = this.queue.indexOf(pending);
-    if (index >= 0) {
-      this.queue.splice(index, 1);
-      pending.reject(cancelledError());
-    }
-  }
-
-  private startNext(): void {
-    if (this.running || this.failure) return;
-    const next = this.queue.shift();
-    if (!next) return;
+  private start(next: PendingJob): void {
     this.running = next;
     try {
       this.post({ type: 'run', id: next.id, job: next.job });
@@ -202,15 +197,14 @@ export class EngineWorker {
     if (pending?.id !== id) return;
     this.running = undefined;
     settle(pending);
-    this.startNext();
   }
 
-  /** The worker is gone: its running and queued jobs (and a pending start) reject, later runs too. */
+  /** The worker is gone: its running job (and a pending start) reject, later runs too. */
   private fail(message: string): void {
     if (this.failure) return;
     this.failure = new UserError('internal', message);
     this.settleReady.reject(this.failure);
-    for (const pending of [this.running, ...this.queue.splice(0)]) pending?.reject(this.failure);
+    this.running?.reject(this.failure);
     this.running = undefined;
   }
 }

@@ -35,6 +35,11 @@ export type JobHandlers = Readonly<Record<string, JobHandler>>;
 
 /** The shape of the module that `EngineWorker.start({ handlers })` points at. */
 export interface HandlerModule {
+  /**
+   * Called once, before anything else, with EngineWorkerOptions.handlerSettings (plain data, the module's own
+   * typed settings): the module's settings arrive as options, never through process.env.
+   */
+  configure?(settings: unknown): void;
   handlers: JobHandlers;
   /** Extra pipeline options (e.g. a UNet loader that patches attention), merged over the worker's own before loading. */
   pipelineOptions?(): Partial<PipelineOptions>;

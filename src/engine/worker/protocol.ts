@@ -14,6 +14,8 @@ export interface WorkerInit {
   pipeline: WorkerPipelineOptions;
   /** URL (href) of the handler module, see HandlerModule. */
   handlersUrl: string;
+  /** Passed to the handler module's configure() (see HandlerModule). */
+  handlerSettings: unknown;
   /** Backing store of the CancelFlag. */
   cancelBuffer: SharedArrayBuffer;
 }

@@ -35,6 +35,7 @@ async function loadEngine(): Promise<Engine> {
   if (typeof module.handlers !== 'object' || module.handlers === null) {
     throw new Error(`${init.handlersUrl} does not export \`handlers\``);
   }
+  module.configure?.(init.handlerSettings);
   const options = { ...init.pipeline, ...module.pipelineOptions?.() };
   const pipeline = await StableDiffusionPipeline.load(init.modelDir, options);
   const info: EngineInfo = { model: pipeline.model, provider: options.provider ?? 'cpu', kinds: Object.keys(module.handlers) };
@@ -68,8 +69,8 @@ async function main(): Promise<void> {
   }
   send({ type: 'ready', info: engine.info });
 
-  // EngineWorker sends one job at a time, but a handler awaits between steps, so a later message (a close) could
-  // otherwise start while a job is still running: every message waits for the previous one.
+  // EngineWorker sends one job at a time and never queues (the queue above it decides what runs), but a handler
+  // awaits between steps, so a close could otherwise start while a job is still running: it waits for the job.
   let previous = Promise.resolve();
   port.on('message', (message: ToWorker) => {
     previous = previous.then(async () => {
