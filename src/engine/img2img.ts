@@ -1,0 +1,66 @@
+/**
+ * Image-to-image with diffusers' StableDiffusionImg2ImgPipeline semantics (0.25):
+ * - `get_timesteps`: init_timestep = min(int(steps·strength), steps), t_start = max(steps − init_timestep, 0); the
+ *   run is the last init_timestep entries of the sampler's schedule (`timesteps[t_start·order:]`, order 1 here).
+ * - `prepare_latents`: noise = randn(one latent) from the job's generator (the same first draw as text-to-image),
+ *   then `scheduler.add_noise(init_latents, noise, timesteps[t_start])`:
+ *     ᾱ samplers (DDIM, LCM):      √ᾱ_t·x₀ + √(1 − ᾱ_t)·ε
+ *     σ samplers (Euler, Euler a): x₀ + σ·ε with σ = sigmas[t_start] (`set_begin_index(t_start)`)
+ * - strength 0 runs no step and returns the input latents as they are (diffusers would fail on an empty schedule).
+ *
+ * Samplers that carry a history between steps (PNDM, LMS, DPM++) cannot start midway in reprompt's schedulers,
+ * which check the step order, so they are refused with a clear message.
+ */
+import { UserError } from './errors.js';
+import { alphasCumprod } from './schedulers/betas.js';
+import type { SamplerName, Scheduler } from './schedulers/scheduler.js';
+
+/** Samplers an image-to-image run can start midway, and how each adds noise. */
+const NOISE_RULES: Partial<Record<SamplerName, { kind: 'alpha'; className: string } | { kind: 'sigma' }>> = {
+  ddim: { kind: 'alpha', className: 'DDIMScheduler' },
+  lcm: { kind: 'alpha', className: 'LCMScheduler' },
+  euler: { kind: 'sigma' },
+  'euler-a': { kind: 'sigma' },
+};
+
+export const IMG2IMG_SAMPLERS = Object.keys(NOISE_RULES) as SamplerName[];
+
+/** Throws UserError('bad_input') for a strength outside [0, 1] or a sampler that cannot start midway. */
+export function checkImg2Img(strength: number, sampler: SamplerName): void {
+  if (typeof strength !== 'number' || !Number.isFinite(strength) || strength < 0 || strength > 1) {
+    throw new UserError('bad_input', `Strength ${strength} is not supported: expected a number from 0 (keep the image) to 1 (redraw it).`);
+  }
+  if (!NOISE_RULES[sampler]) {
+    throw new UserError(
+      'bad_input',
+      `Image-to-image cannot run with the ${sampler} sampler, which needs the steps before its first one: ` +
+        `choose one of ${IMG2IMG_SAMPLERS.join(', ')}.`,
+    );
+  }
+}
+
+/** diffusers' get_timesteps: the index into the schedule of the first step an image-to-image run takes. */
+export function img2imgStartIndex(steps: number, strength: number): number {
+  const initTimestep = Math.min(Math.floor(steps * strength), steps);
+  return Math.max(steps - initTimestep, 0);
+}
+
+/**
+ * `scheduler.add_noise(original, noise, timesteps[index])` for a set-up scheduler, float32 at each operation as
+ * torch computes it. `noise` is one latent or as long as `original`; the result has `original`'s length.
+ */
+export function addNoise(scheduler: Scheduler, original: Float32Array, noise: Float32Array, index: number): Float32Array {
+  const rule = NOISE_RULES[scheduler.name];
+  if (!rule) throw new UserError('bad_input', `The ${scheduler.name} sampler cannot add noise to start midway.`);
+  const fround = Math.fround;
+  const n = noise.length;
+  if (rule.kind === 'sigma') {
+    const sigma = scheduler.sigmas![index];
+    return original.map((x, i) => x + fround(noise[i % n] * sigma));
+  }
+  const rescale = scheduler.config.rescale_betas_zero_snr === true;
+  const alpha = alphasCumprod(rule.className, scheduler.config as Parameters<typeof alphasCumprod>[1], rescale)[scheduler.timesteps[index]];
+  const signal = fround(Math.sqrt(alpha));
+  const spread = fround(Math.sqrt(fround(1 - alpha)));
+  return original.map((x, i) => fround(signal * x) + fround(spread * noise[i % n]));
+}
