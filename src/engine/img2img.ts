@@ -12,8 +12,19 @@
  * which check the step order, so they are refused with a clear message.
  */
 import { UserError } from './errors.js';
+import { encodePng, formatParameters } from './image.js';
+import type { Img2ImgJob, Img2ImgResult, StepProgress } from './jobs.js';
+import { SIZE_RANGE } from './limits.js';
+import { normalizeSeed } from './noise.js';
+import { preparePhoto } from './photo.js';
+import type { StableDiffusionPipeline } from './pipeline.js';
 import { alphasCumprod } from './schedulers/betas.js';
 import type { SamplerName, Scheduler } from './schedulers/scheduler.js';
+
+/** Vary (Subtle / Strong) and Upscale ×2 ("hires fix") strengths. */
+export const VARY_STRENGTH = { subtle: 0.35, strong: 0.7 } as const;
+export const UPSCALE_STRENGTH = 0.35;
+export const UPSCALE_FACTOR = 2;
 
 /** Samplers an image-to-image run can start midway, and how each adds noise. */
 const NOISE_RULES: Partial<Record<SamplerName, { kind: 'alpha'; className: string } | { kind: 'sigma' }>> = {
@@ -63,4 +74,59 @@ export function addNoise(scheduler: Scheduler, original: Float32Array, noise: Fl
   const signal = fround(Math.sqrt(alpha));
   const spread = fround(Math.sqrt(fround(1 - alpha)));
   return original.map((x, i) => fround(signal * x) + fround(spread * noise[i % n]));
+}
+
+/**
+ * The `img2img` job: settings checked first (cheap), then the image is resized to the output size (photo.ts: a
+ * Lanczos resize, centre-cropped if the aspect differs), VAE-encoded (posterior mean), noised to the strength's
+ * point of the schedule with the seed's first draw, and denoised with `params`. The PNG's parameters carry
+ * A1111's "Denoising strength".
+ */
+export async function img2img(
+  pipeline: StableDiffusionPipeline,
+  job: Img2ImgJob,
+  hooks: { onProgress?(p: StepProgress): void; shouldCancel?(): boolean } = {},
+): Promise<Img2ImgResult> {
+  const started = performance.now();
+  pipeline.validate(job.params);
+  const params = { ...job.params, seed: normalizeSeed(job.params.seed), sampler: job.params.sampler ?? pipeline.model.defaultSampler };
+  checkImg2Img(job.strength, params.sampler);
+  const photo = await preparePhoto(job.image, { width: params.width, height: params.height, multiple: pipeline.model.vaeScaleFactor });
+  const encoded = await pipeline.encodeImage(photo.pixels, photo.width, photo.height);
+  const denoised = await pipeline.denoise({
+    rows: [{ prompt: params.prompt, negativePrompt: params.negativePrompt, guidance: params.guidance }],
+    seed: params.seed,
+    steps: params.steps,
+    width: params.width,
+    height: params.height,
+    sampler: params.sampler,
+    init: { latents: encoded.latents, strength: job.strength },
+    onProgress: hooks.onProgress,
+    shouldCancel: hooks.shouldCancel,
+  });
+  const decodeStart = performance.now();
+  const [image] = await pipeline.decode(denoised.latents, denoised.shape);
+  const vaeMs = encoded.runMs + (performance.now() - decodeStart);
+  const parameters = formatParameters({ ...params, model: pipeline.model.name, extra: { 'Denoising strength': job.strength } });
+  return {
+    kind: 'img2img',
+    params,
+    strength: job.strength,
+    image: { png: await encodePng(image, { parameters }), width: params.width, height: params.height },
+    truncated: denoised.truncated[0],
+    latents: { data: denoised.latents, shape: [...denoised.shape] },
+    timings: { ...denoised.timings, vaeMs, totalMs: performance.now() - started },
+  };
+}
+
+/** The output size of Upscale ×2; UserError('bad_input') that names the limit when 2× would exceed it. */
+export function upscaleSize(width: number, height: number): { width: number; height: number } {
+  const size = { width: width * UPSCALE_FACTOR, height: height * UPSCALE_FACTOR };
+  if (size.width > SIZE_RANGE.max || size.height > SIZE_RANGE.max) {
+    throw new UserError(
+      'bad_input',
+      `This image is ${width}×${height}: upscaled ×${UPSCALE_FACTOR} it would be ${size.width}×${size.height}, above the ${SIZE_RANGE.max}-pixel limit per side.`,
+    );
+  }
+  return size;
 }

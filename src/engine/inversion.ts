@@ -11,22 +11,22 @@
  * entry N = z₀ (Direct Inversion replays it: after denoising step k the source row is set to entry k+1).
  */
 import { UserError } from './errors.js';
-import type { StepProgress, Timings } from './jobs.js';
+import { encodePng } from './image.js';
+import type { InvertJob, InvertResult, StepProgress, Timings } from './jobs.js';
 import { STEPS_RANGE } from './limits.js';
+import { preparePhoto } from './photo.js';
 import type { StableDiffusionPipeline } from './pipeline.js';
 import { AlphaSchedule } from './schedulers/alpha-schedule.js';
 import { DdimScheduler } from './schedulers/ddim.js';
 import type { Trajectory } from './trajectory.js';
 
-export interface InversionRequest {
+export interface InversionRequest extends InversionHooks {
   /** z₀ = posterior mean × scaling factor ([1, C, h, w] flat), e.g. from pipeline.encodeImage. */
   latents: Float32Array;
   shape: readonly [1, number, number, number];
   /** The description of the image: the edit's source prompt. */
   prompt: string;
   steps: number;
-  onProgress?(p: StepProgress): void;
-  shouldCancel?(): boolean;
 }
 
 export interface InversionResult {
@@ -41,14 +41,45 @@ export interface InversionResult {
 
 const fround = Math.fround;
 
-export async function invertDdim(pipeline: StableDiffusionPipeline, req: InversionRequest): Promise<InversionResult> {
-  const started = performance.now();
-  if (typeof req.prompt !== 'string' || req.prompt.trim() === '') {
+/** Throws UserError for an empty description or a step count out of range (cheap: call it before decoding). */
+export function checkInversion(prompt: string, steps: number): void {
+  if (typeof prompt !== 'string' || prompt.trim() === '') {
     throw new UserError('bad_prompt', 'The description is empty: describe what the image shows (the edit changes words of it).');
   }
-  if (!Number.isInteger(req.steps) || req.steps < STEPS_RANGE.min || req.steps > STEPS_RANGE.max) {
-    throw new UserError('bad_input', `Steps ${req.steps} is not supported: expected a whole number from ${STEPS_RANGE.min} to ${STEPS_RANGE.max}.`);
+  if (!Number.isInteger(steps) || steps < STEPS_RANGE.min || steps > STEPS_RANGE.max) {
+    throw new UserError('bad_input', `Steps ${steps} is not supported: expected a whole number from ${STEPS_RANGE.min} to ${STEPS_RANGE.max}.`);
   }
+}
+
+/**
+ * The `invert` job: the file's header and the settings are checked first, then photo.ts preprocesses it, the VAE
+ * encodes it (posterior mean) and DDIM inverts it.
+ */
+export async function invertPhoto(pipeline: StableDiffusionPipeline, job: InvertJob, hooks: InversionHooks = {}): Promise<InvertResult> {
+  const started = performance.now();
+  checkInversion(job.prompt, job.steps);
+  const photo = await preparePhoto(job.image, { width: job.width, height: job.height, maxArea: job.maxArea, multiple: pipeline.model.vaeScaleFactor });
+  const encoded = await pipeline.encodeImage(photo.pixels, photo.width, photo.height);
+  const inverted = await invertDdim(pipeline, { latents: encoded.latents, shape: encoded.shape, prompt: job.prompt, steps: job.steps, ...hooks });
+  return {
+    kind: 'invert',
+    photo: { png: await encodePng(photo.image), width: photo.width, height: photo.height },
+    z0: { data: encoded.latents, shape: encoded.shape },
+    trajectory: inverted.trajectory,
+    timesteps: inverted.timesteps,
+    truncated: inverted.truncated,
+    timings: { ...inverted.timings, vaeMs: encoded.runMs, totalMs: performance.now() - started },
+  };
+}
+
+export interface InversionHooks {
+  onProgress?(p: StepProgress): void;
+  shouldCancel?(): boolean;
+}
+
+export async function invertDdim(pipeline: StableDiffusionPipeline, req: InversionRequest): Promise<InversionResult> {
+  const started = performance.now();
+  checkInversion(req.prompt, req.steps);
   const [, channels, height, width] = req.shape;
   const latentSize = channels * height * width;
   if (req.latents.length !== latentSize) {
