@@ -44,14 +44,34 @@ describe('img2img invariants', () => {
     expect(img2imgStartIndex(10, 1)).toBe(0);
   });
 
-  test('strength 0 returns the input latents and runs no UNet call', async () => {
+  test.each(['ddim', 'pndm'] as SamplerName[])('%s, strength 0: returns the input latents and runs no UNet call', async (sampler) => {
     const input = new TorchGenerator('7').randn(LATENT);
-    const result = await pipeline.denoise({ rows: [row], seed: '99', steps: 10, width: SIZE, height: SIZE, sampler: 'ddim', init: { latents: input, strength: 0 } });
+    const result = await pipeline.denoise({ rows: [row], seed: '99', steps: 10, width: SIZE, height: SIZE, sampler, init: { latents: input, strength: 0 } });
     expect(result.latents).toEqual(input);
     expect(result.timings.unetCalls).toBe(0);
   });
 
-  test.each(['ddim', 'euler', 'euler-a', 'lcm'] as SamplerName[])(
+  test('pndm, strength 0.5: a fresh PNDM run on the cut schedule (diffusers’ timesteps[t_start:])', async () => {
+    const scheduler = createScheduler(pipeline.model.schedulerConfig, 'pndm');
+    scheduler.setTimesteps(10);
+    expect(scheduler.timesteps).toHaveLength(11);
+    const calls: number[] = [];
+    const input = new TorchGenerator('7').randn(LATENT);
+    const result = await pipeline.denoise({
+      rows: [row],
+      seed: '99',
+      steps: 10,
+      width: SIZE,
+      height: SIZE,
+      sampler: 'pndm',
+      init: { latents: input, strength: 0.5 },
+      controller: { afterStep: (call: UNetCall) => void calls.push(call.timestep) },
+    });
+    expect(calls).toEqual(scheduler.timesteps.slice(5));
+    expect(result.timings.unetCalls).toBe(6);
+  });
+
+  test.each(['pndm', 'ddim', 'euler', 'euler-a', 'lcm'] as SamplerName[])(
     '%s, strength 1: equals text-to-image from the same noise (latents within 1e-4·max)',
     async (sampler) => {
       // Text-to-image starts from ε·init_noise_sigma; img2img at strength 1 from add_noise(x0, ε, t_first). Pick the x0
@@ -95,7 +115,7 @@ describe('img2img invariants', () => {
     const input = new Float32Array(4 * 8 * 8);
     const request = { rows: [row], seed: '1', steps: 10, width: SIZE, height: SIZE };
     await expect(pipeline.denoise({ ...request, sampler: 'ddim', init: { latents: input, strength: 1.5 } })).rejects.toMatchObject({ code: 'bad_input' });
-    await expect(pipeline.denoise({ ...request, sampler: 'pndm', init: { latents: input, strength: 0.5 } })).rejects.toMatchObject({
+    await expect(pipeline.denoise({ ...request, sampler: 'lms', init: { latents: input, strength: 0.5 } })).rejects.toMatchObject({
       code: 'bad_input',
       message: expect.stringContaining('ddim'),
     });
@@ -115,7 +135,7 @@ describe('Vary and Upscale (the img2img job)', () => {
     expect(result.timings.unetCalls).toBe(Math.floor(10 * VARY_STRENGTH.subtle));
     expect(readPngText(result.image.png).parameters).toContain('Seed: 4321');
     expect(readPngText(result.image.png).parameters).toContain(`Denoising strength: ${VARY_STRENGTH.subtle}`);
-    // The same job again is the same image (seeded), and strength 0 gives back the VAE round trip of the source.
+    // The same job again is the same image (seeded).
     const again = (await engineHandlers.img2img(context(), { kind: 'img2img', params, image: source.image.png, strength: VARY_STRENGTH.subtle })) as Img2ImgResult;
     expect(again.latents!.data).toEqual(result.latents!.data);
   });

@@ -6,10 +6,13 @@
  *   then `scheduler.add_noise(init_latents, noise, timesteps[t_start])`:
  *     ᾱ samplers (DDIM, LCM):      √ᾱ_t·x₀ + √(1 − ᾱ_t)·ε
  *     σ samplers (Euler, Euler a): x₀ + σ·ε with σ = sigmas[t_start] (`set_begin_index(t_start)`)
- * - strength 0 runs no step and returns the input latents as they are (diffusers would fail on an empty schedule).
+ * - PNDM: diffusers runs it afresh on the cut schedule (`timesteps[t_start:]` of its n + 1 evaluations, history
+ *   empty), and so does reprompt (PndmScheduler.cutBefore); noise is added at the cut's first timestep.
+ * - strength 0 runs no step and returns the input latents as they are (diffusers would fail on an empty schedule,
+ *   or, with PNDM's extra evaluation, run one step).
  *
- * Samplers that carry a history between steps (PNDM, LMS, DPM++) cannot start midway in reprompt's schedulers,
- * which check the step order, so they are refused with a clear message.
+ * LMS and DPM++ carry a history between steps that reprompt's schedulers cannot start midway (they check the step
+ * order), so they are refused with a clear message.
  */
 import { UserError } from './errors.js';
 import { encodePng, formatParameters } from './image.js';
@@ -19,6 +22,7 @@ import { normalizeSeed } from './noise.js';
 import { preparePhoto } from './photo.js';
 import type { StableDiffusionPipeline } from './pipeline.js';
 import { alphasCumprod } from './schedulers/betas.js';
+import { PndmScheduler } from './schedulers/pndm.js';
 import type { SamplerName, Scheduler } from './schedulers/scheduler.js';
 
 /** Vary (Subtle / Strong) and Upscale ×2 ("hires fix") strengths. */
@@ -28,6 +32,7 @@ export const UPSCALE_FACTOR = 2;
 
 /** Samplers an image-to-image run can start midway, and how each adds noise. */
 const NOISE_RULES: Partial<Record<SamplerName, { kind: 'alpha'; className: string } | { kind: 'sigma' }>> = {
+  pndm: { kind: 'alpha', className: 'PNDMScheduler' },
   ddim: { kind: 'alpha', className: 'DDIMScheduler' },
   lcm: { kind: 'alpha', className: 'LCMScheduler' },
   euler: { kind: 'sigma' },
@@ -50,10 +55,25 @@ export function checkImg2Img(strength: number, sampler: SamplerName): void {
   }
 }
 
-/** diffusers' get_timesteps: the index into the schedule of the first step an image-to-image run takes. */
+/**
+ * diffusers' get_timesteps: the index into the schedule of the first step an image-to-image run takes; `steps`
+ * (no step at all) at strength 0.
+ */
 export function img2imgStartIndex(steps: number, strength: number): number {
   const initTimestep = Math.min(Math.floor(steps * strength), steps);
   return Math.max(steps - initTimestep, 0);
+}
+
+/**
+ * Sets the scheduler up to run from schedule index `index` and returns the loop's first index: PNDM is cut there
+ * and starts at 0 (see above); the other samplers run on from `index` of their own schedule.
+ */
+export function beginImg2Img(scheduler: Scheduler, index: number): number {
+  if (scheduler instanceof PndmScheduler) {
+    scheduler.cutBefore(index);
+    return 0;
+  }
+  return index;
 }
 
 /**

@@ -9,7 +9,7 @@ import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import type { DenoiseController, UNetCall } from './controller.js';
 import { UserError } from './errors.js';
 import { encodePng, formatParameters, vaeOutputToRgb, type RgbImage } from './image.js';
-import { addNoise, checkImg2Img, img2imgStartIndex } from './img2img.js';
+import { addNoise, beginImg2Img, checkImg2Img, img2imgStartIndex } from './img2img.js';
 import type { ImagineJob, ImagineParams, ImagineResult, StepProgress, Timings } from './jobs.js';
 import { SIZE_RANGE, STEPS_RANGE } from './limits.js';
 import { loadModelInfo, type ModelInfo } from './model.js';
@@ -378,10 +378,11 @@ function startLatents(
     return { latents: toRows(drawn.map((x) => x * sigma), rows, latentSize), first: 0 };
   }
   checkImg2Img(req.init.strength, scheduler.name);
-  const first = img2imgStartIndex(req.steps, req.init.strength);
+  const index = img2imgStartIndex(req.steps, req.init.strength);
   const init = toRows(req.init.latents, rows, latentSize);
-  if (first >= scheduler.timesteps.length) return { latents: init, first };
-  return { latents: addNoise(scheduler, init, drawn, first), first };
+  if (index >= req.steps) return { latents: init, first: scheduler.timesteps.length };
+  const latents = addNoise(scheduler, init, drawn, index);
+  return { latents, first: beginImg2Img(scheduler, index) };
 }
 
 /** One latent repeated for every row, or rows × latent as it is. */
