@@ -133,9 +133,13 @@ function dependsOn(links: GraphLinks, tensor: string, match: (node: NodeProto) =
   return false;
 }
 
-/** Keeps only the nodes (and initializers) the graph outputs depend on. */
+/**
+ * Keeps only the nodes (and initializers) the graph outputs depend on. A graph with subgraphs (If, Loop) is left
+ * whole: their nodes read outer tensors this index does not see (ONNX Runtime then runs the dead branch too).
+ */
 function removeDeadNodes(graph: GraphProto): void {
   const links = new GraphLinks(graph);
+  if (links.hasSubgraphs()) return;
   const live = new Set<NodeProto>();
   const used = new Set<string>();
   const stack = (graph.output ?? []).map((v) => v.name ?? '');
