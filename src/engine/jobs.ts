@@ -3,6 +3,7 @@
  * database. Everything here is JSON-safe: seeds are decimal strings because they may exceed 2^53.
  */
 import type { SamplerName } from './schedulers/scheduler.js';
+import type { Trajectory } from './trajectory.js';
 
 export interface ImagineParams {
   prompt: string;
@@ -87,7 +88,7 @@ export interface InvertResult {
   /** Posterior mean × scaling factor, [1, C, h, w]. */
   z0: { data: Float32Array; shape: [1, number, number, number] };
   /** [steps + 1, C, h, w], z*_T first and z₀ last: the photo's source trajectory (trajectory.ts). */
-  trajectory: { data: Float32Array; shape: [number, number, number, number] };
+  trajectory: Trajectory;
   /** The DDIM timesteps an edit of it denoises with. */
   timesteps: number[];
   truncated: string[];

@@ -230,7 +230,7 @@ export class StableDiffusionPipeline {
    * scaling factor: the latents a denoising run ends on. UserError('model') when the model has no vae_encoder/.
    */
   async encodeImage(pixels: Float32Array, width: number, height: number): Promise<{ latents: Float32Array; shape: [1, number, number, number]; runMs: number }> {
-    this.checkSettings({ width, height, steps: STEPS_RANGE.min });
+    this.checkSettings({ width, height, steps: STEPS_RANGE.min }); // the size is what matters here
     if (pixels.length !== 3 * width * height) {
       throw new UserError('bad_input', `An image of ${width}×${height} pixels needs ${3 * width * height} values, got ${pixels.length}.`);
     }
