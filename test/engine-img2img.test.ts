@@ -71,7 +71,7 @@ describe('img2img invariants', () => {
     expect(result.timings.unetCalls).toBe(6);
   });
 
-  test.each(['pndm', 'ddim', 'euler', 'euler-a', 'lcm'] as SamplerName[])(
+  test.each(['pndm', 'ddim', 'euler', 'euler-a', 'lms', 'dpm++2m', 'dpm++2m-karras', 'lcm'] as SamplerName[])(
     '%s, strength 1: equals text-to-image from the same noise (latents within 1e-4·max)',
     async (sampler) => {
       // Text-to-image starts from ε·init_noise_sigma; img2img at strength 1 from add_noise(x0, ε, t_first). Pick the x0
@@ -111,14 +111,24 @@ describe('img2img invariants', () => {
     expect(maxAbsDiff(other.latents, result.latents)).toBeGreaterThan(1e-3);
   });
 
-  test('refused: a strength outside [0, 1], a sampler that cannot start midway', async () => {
+  test.each(['lms', 'dpm++2m', 'dpm++2m-karras'] as SamplerName[])('%s, strength 0.5: starts at step index 5 with no history', async (sampler) => {
+    const scheduler = createScheduler(pipeline.model.schedulerConfig, sampler);
+    scheduler.setTimesteps(10);
+    const calls: number[] = [];
+    const input = new TorchGenerator('7').randn(LATENT);
+    const request = { rows: [row], seed: '99', steps: 10, width: SIZE, height: SIZE, sampler, init: { latents: input, strength: 0.5 } };
+    const result = await pipeline.denoise({ ...request, controller: { afterStep: (call: UNetCall) => void calls.push(call.timestep) } });
+    expect(calls).toEqual(scheduler.timesteps.slice(5));
+    expect(result.latents.every(Number.isFinite)).toBe(true);
+    expect((await pipeline.denoise(request)).latents).toEqual(result.latents);
+  });
+
+  test('refused: a strength outside [0, 1]', async () => {
     const input = new Float32Array(4 * 8 * 8);
     const request = { rows: [row], seed: '1', steps: 10, width: SIZE, height: SIZE };
-    await expect(pipeline.denoise({ ...request, sampler: 'ddim', init: { latents: input, strength: 1.5 } })).rejects.toMatchObject({ code: 'bad_input' });
-    await expect(pipeline.denoise({ ...request, sampler: 'lms', init: { latents: input, strength: 0.5 } })).rejects.toMatchObject({
-      code: 'bad_input',
-      message: expect.stringContaining('ddim'),
-    });
+    for (const strength of [1.5, -0.1, Number.NaN]) {
+      await expect(pipeline.denoise({ ...request, sampler: 'ddim', init: { latents: input, strength } })).rejects.toMatchObject({ code: 'bad_input' });
+    }
   });
 });
 

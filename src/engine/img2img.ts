@@ -6,13 +6,12 @@
  *   then `scheduler.add_noise(init_latents, noise, timesteps[t_start])`:
  *     ᾱ samplers (DDIM, LCM):      √ᾱ_t·x₀ + √(1 − ᾱ_t)·ε
  *     σ samplers (Euler, Euler a): x₀ + σ·ε with σ = sigmas[t_start] (`set_begin_index(t_start)`)
+ *     DPM++ (2M, Karras):          α_t·x₀ + σ_t·ε with α_t = 1/√(σ² + 1), σ_t = σ·α_t
  * - PNDM: diffusers runs it afresh on the cut schedule (`timesteps[t_start:]` of its n + 1 evaluations, history
- *   empty), and so does reprompt (PndmScheduler.cutBefore); noise is added at the cut's first timestep.
+ *   empty), and so does reprompt; LMS and DPM++ start at step index t_start with no history (Scheduler.beginAt).
+ *   Noise is added at the first timestep of the run.
  * - strength 0 runs no step and returns the input latents as they are (diffusers would fail on an empty schedule,
  *   or, with PNDM's extra evaluation, run one step).
- *
- * LMS and DPM++ carry a history between steps that reprompt's schedulers cannot start midway (they check the step
- * order), so they are refused with a clear message.
  */
 import { UserError } from './errors.js';
 import { encodePng, formatParameters } from './image.js';
@@ -22,7 +21,6 @@ import { normalizeSeed } from './noise.js';
 import { preparePhoto } from './photo.js';
 import type { StableDiffusionPipeline } from './pipeline.js';
 import { alphasCumprod } from './schedulers/betas.js';
-import { PndmScheduler } from './schedulers/pndm.js';
 import type { SamplerName, Scheduler } from './schedulers/scheduler.js';
 
 /** Vary (Subtle / Strong) and Upscale ×2 ("hires fix") strengths. */
@@ -30,28 +28,24 @@ export const VARY_STRENGTH = { subtle: 0.35, strong: 0.7 } as const;
 export const UPSCALE_STRENGTH = 0.35;
 export const UPSCALE_FACTOR = 2;
 
-/** Samplers an image-to-image run can start midway, and how each adds noise. */
-const NOISE_RULES: Partial<Record<SamplerName, { kind: 'alpha'; className: string } | { kind: 'sigma' }>> = {
+type NoiseRule = { kind: 'alpha'; className: string } | { kind: 'sigma' } | { kind: 'vp-sigma' };
+
+/** How each sampler's add_noise works (every sampler has one: the compiler checks the record is complete). */
+const NOISE_RULES: Record<SamplerName, NoiseRule> = {
   pndm: { kind: 'alpha', className: 'PNDMScheduler' },
   ddim: { kind: 'alpha', className: 'DDIMScheduler' },
   lcm: { kind: 'alpha', className: 'LCMScheduler' },
   euler: { kind: 'sigma' },
   'euler-a': { kind: 'sigma' },
+  lms: { kind: 'sigma' },
+  'dpm++2m': { kind: 'vp-sigma' },
+  'dpm++2m-karras': { kind: 'vp-sigma' },
 };
 
-export const IMG2IMG_SAMPLERS = Object.keys(NOISE_RULES) as SamplerName[];
-
-/** Throws UserError('bad_input') for a strength outside [0, 1] or a sampler that cannot start midway. */
-export function checkImg2Img(strength: number, sampler: SamplerName): void {
+/** Throws UserError('bad_input') for a strength outside [0, 1]. */
+export function checkImg2Img(strength: number): void {
   if (typeof strength !== 'number' || !Number.isFinite(strength) || strength < 0 || strength > 1) {
     throw new UserError('bad_input', `Strength ${strength} is not supported: expected a number from 0 (keep the image) to 1 (redraw it).`);
-  }
-  if (!NOISE_RULES[sampler]) {
-    throw new UserError(
-      'bad_input',
-      `Image-to-image cannot run with the ${sampler} sampler, which needs the steps before its first one: ` +
-        `choose one of ${IMG2IMG_SAMPLERS.join(', ')}.`,
-    );
   }
 }
 
@@ -64,16 +58,9 @@ export function img2imgStartIndex(steps: number, strength: number): number {
   return Math.max(steps - initTimestep, 0);
 }
 
-/**
- * Sets the scheduler up to run from schedule index `index` and returns the loop's first index: PNDM is cut there
- * and starts at 0 (see above); the other samplers run on from `index` of their own schedule.
- */
+/** Sets the scheduler up to run from schedule index `index`; returns the loop's first index (see above). */
 export function beginImg2Img(scheduler: Scheduler, index: number): number {
-  if (scheduler instanceof PndmScheduler) {
-    scheduler.cutBefore(index);
-    return 0;
-  }
-  return index;
+  return scheduler.beginAt?.(index) ?? index;
 }
 
 /**
@@ -82,12 +69,17 @@ export function beginImg2Img(scheduler: Scheduler, index: number): number {
  */
 export function addNoise(scheduler: Scheduler, original: Float32Array, noise: Float32Array, index: number): Float32Array {
   const rule = NOISE_RULES[scheduler.name];
-  if (!rule) throw new UserError('bad_input', `The ${scheduler.name} sampler cannot add noise to start midway.`);
   const fround = Math.fround;
   const n = noise.length;
   if (rule.kind === 'sigma') {
     const sigma = scheduler.sigmas![index];
     return original.map((x, i) => x + fround(noise[i % n] * sigma));
+  }
+  if (rule.kind === 'vp-sigma') {
+    const sigma = scheduler.sigmas![index];
+    const alphaT = fround(1 / fround(Math.sqrt(fround(fround(sigma * sigma) + 1))));
+    const sigmaT = fround(sigma * alphaT);
+    return original.map((x, i) => fround(alphaT * x) + fround(sigmaT * noise[i % n]));
   }
   const rescale = scheduler.config.rescale_betas_zero_snr === true;
   const alpha = alphasCumprod(rule.className, scheduler.config as Parameters<typeof alphasCumprod>[1], rescale)[scheduler.timesteps[index]];
@@ -110,7 +102,7 @@ export async function img2img(
   const started = performance.now();
   pipeline.validate(job.params);
   const params = { ...job.params, seed: normalizeSeed(job.params.seed), sampler: job.params.sampler ?? pipeline.model.defaultSampler };
-  checkImg2Img(job.strength, params.sampler);
+  checkImg2Img(job.strength);
   const photo = await preparePhoto(job.image, { width: params.width, height: params.height, multiple: pipeline.model.vaeScaleFactor });
   const encoded = await pipeline.encodeImage(photo.pixels, photo.width, photo.height);
   const denoised = await pipeline.denoise({

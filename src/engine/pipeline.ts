@@ -377,7 +377,7 @@ function startLatents(
     const sigma = Math.fround(scheduler.initNoiseSigma); // torch multiplies a float32 tensor by a float32 scalar
     return { latents: toRows(drawn.map((x) => x * sigma), rows, latentSize), first: 0 };
   }
-  checkImg2Img(req.init.strength, scheduler.name);
+  checkImg2Img(req.init.strength);
   const index = img2imgStartIndex(req.steps, req.init.strength);
   const init = toRows(req.init.latents, rows, latentSize);
   if (index >= req.steps) return { latents: init, first: scheduler.timesteps.length };
