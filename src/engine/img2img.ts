@@ -4,9 +4,9 @@
  *   run is the last init_timestep entries of the sampler's schedule (`timesteps[t_start·order:]`, order 1 here).
  * - `prepare_latents`: noise = randn(one latent) from the job's generator (the same first draw as text-to-image),
  *   then `scheduler.add_noise(init_latents, noise, timesteps[t_start])`:
- *     ᾱ samplers (DDIM, LCM):      √ᾱ_t·x₀ + √(1 − ᾱ_t)·ε
- *     σ samplers (Euler, Euler a): x₀ + σ·ε with σ = sigmas[t_start] (`set_begin_index(t_start)`)
- *     DPM++ (2M, Karras):          α_t·x₀ + σ_t·ε with α_t = 1/√(σ² + 1), σ_t = σ·α_t
+ *     ᾱ samplers (PNDM, DDIM, LCM): √ᾱ_t·x₀ + √(1 − ᾱ_t)·ε
+ *     σ samplers (Euler, Euler a, LMS): x₀ + σ·ε with σ = sigmas[t_start] (the run's first step)
+ *     DPM++ (2M, Karras): α_t·x₀ + σ_t·ε with α_t = 1/√(σ² + 1), σ_t = σ·α_t
  * - PNDM: diffusers runs it afresh on the cut schedule (`timesteps[t_start:]` of its n + 1 evaluations, history
  *   empty), and so does reprompt; LMS and DPM++ start at step index t_start with no history (Scheduler.beginAt).
  *   Noise is added at the first timestep of the run.
