@@ -5,6 +5,7 @@ import { runCli, type SubcommandLoader } from './program.js';
 const SUBCOMMANDS: readonly SubcommandLoader[] = [
   () => import('./imagine.js'),
   () => import('./edit.js'),
+  () => import('./vary.js'),
   () => import('./bench.js'),
   () => import('./local.js'),
   () => import('./bot.js'),

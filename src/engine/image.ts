@@ -145,3 +145,60 @@ function checkSignature(png: Uint8Array): void {
 function readUint32(bytes: Uint8Array, offset: number): number {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(offset);
 }
+
+/**
+ * Reads back what `formatParameters` wrote (the PNG's `parameters` text): the prompt, negative prompt and settings.
+ * UserError('bad_input') naming what is missing when the text is not such a block (say, another tool's).
+ */
+export function parseParameters(text: string): GenerationParameters {
+  const lastBreak = text.lastIndexOf('\n');
+  if (lastBreak < 0) throw badParameters('no settings line');
+  let prompt = text.slice(0, lastBreak);
+  let negativePrompt = '';
+  const negative = prompt.lastIndexOf('\nNegative prompt: ');
+  if (negative >= 0) {
+    negativePrompt = prompt.slice(negative + '\nNegative prompt: '.length);
+    prompt = prompt.slice(0, negative);
+  }
+  // "Key: value" pairs separated by ", " where the next key starts (values may contain commas).
+  const settings = new Map<string, string>();
+  const line = text.slice(lastBreak + 1);
+  const keys = [...line.matchAll(/(?:^|, )([A-Za-z][A-Za-z0-9 _-]*): /g)];
+  keys.forEach((match, k) => {
+    const end = k + 1 < keys.length ? keys[k + 1].index : line.length;
+    settings.set(match[1], line.slice(match.index + match[0].length, end));
+  });
+  const value = (key: string): string => {
+    const found = settings.get(key);
+    if (found === undefined) throw badParameters(`no "${key}"`);
+    return found;
+  };
+  const number = (key: string): number => {
+    const parsed = Number(value(key));
+    if (!Number.isFinite(parsed)) throw badParameters(`"${key}: ${value(key)}" is not a number`);
+    return parsed;
+  };
+  const label = value('Sampler');
+  const sampler = (Object.keys(SAMPLER_LABELS) as SamplerName[]).find((name) => SAMPLER_LABELS[name] === label);
+  if (!sampler) throw badParameters(`unknown sampler "${label}"`);
+  const size = /^(\d+)x(\d+)$/.exec(value('Size'));
+  if (!size) throw badParameters(`"Size: ${value('Size')}" is not WIDTHxHEIGHT`);
+  const known = new Set(['Steps', 'Sampler', 'CFG scale', 'Seed', 'Size', 'Model']);
+  const extra = Object.fromEntries([...settings].filter(([key]) => !known.has(key)));
+  return {
+    prompt,
+    negativePrompt,
+    steps: number('Steps'),
+    sampler,
+    guidance: number('CFG scale'),
+    seed: value('Seed'),
+    width: Number(size[1]),
+    height: Number(size[2]),
+    model: settings.get('Model') ?? '',
+    ...(Object.keys(extra).length > 0 ? { extra } : {}),
+  };
+}
+
+function badParameters(what: string): UserError {
+  return new UserError('bad_input', `The image's generation parameters cannot be read (${what}): expected the "parameters" text reprompt writes.`);
+}

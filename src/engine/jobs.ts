@@ -3,6 +3,7 @@
  * database. Everything here is JSON-safe: seeds are decimal strings because they may exceed 2^53.
  */
 import type { SamplerName } from './schedulers/scheduler.js';
+import type { Trajectory } from './trajectory.js';
 
 export interface ImagineParams {
   prompt: string;
@@ -63,5 +64,67 @@ export interface ImagineResult {
   truncated: string[];
   latents?: { data: Float32Array; shape: number[] };
   attentionMap?: ImageOutput;
+  timings: Timings;
+}
+
+/** A photo (any image file) → its preprocessed image, z₀ and DDIM-inversion trajectory (inversion.ts). */
+export interface InvertJob {
+  kind: 'invert';
+  /** The file's bytes (PNG, JPEG, WebP, …); photo.ts checks and preprocesses it. */
+  image: Uint8Array;
+  /** What the image shows: the edit's source prompt. */
+  prompt: string;
+  steps: number;
+  /** Output size; default: the image's aspect at about `maxArea` pixels (photo.ts). */
+  width?: number;
+  height?: number;
+  maxArea?: number;
+}
+
+export interface InvertResult {
+  kind: 'invert';
+  /** The preprocessed photo (the image the edit starts from), without generation parameters. */
+  photo: ImageOutput;
+  /** Posterior mean × scaling factor, [1, C, h, w]. */
+  z0: { data: Float32Array; shape: [1, number, number, number] };
+  /** [steps + 1, C, h, w], z*_T first and z₀ last: the photo's source trajectory (trajectory.ts). */
+  trajectory: Trajectory;
+  /** The DDIM timesteps an edit of it denoises with. */
+  timesteps: number[];
+  truncated: string[];
+  timings: Timings;
+}
+
+/**
+ * Image-to-image (img2img.ts): Vary (same size, new seed) and Upscale (2× size, low strength) of a finished image.
+ * The image is resized (centre-cropped if the aspect differs) to params.width × params.height, encoded, noised to
+ * `strength`, and denoised with `params`.
+ */
+export interface Img2ImgJob {
+  kind: 'img2img';
+  params: ImagineParams;
+  /** The source image file (e.g. the PNG of an earlier job). */
+  image: Uint8Array;
+  /** 0 keeps the image, 1 redraws it from (almost) pure noise. */
+  strength: number;
+}
+
+export interface Img2ImgResult extends Omit<ImagineResult, 'kind' | 'attentionMap'> {
+  kind: 'img2img';
+  strength: number;
+}
+
+/** N candidates with seeds seed, seed+1, … drawn as one UNet batch (grid.ts); each equals a single imagine. */
+export interface ImagineGridJob {
+  kind: 'imagine-grid';
+  params: ImagineParams;
+  count: number;
+  returnLatents?: boolean;
+}
+
+export interface ImagineGridResult {
+  kind: 'imagine-grid';
+  /** One per candidate, in seed order; each carries its own seed in `params`. */
+  candidates: ImagineResult[];
   timings: Timings;
 }

@@ -5,10 +5,11 @@
  * Several prompt rows can be denoised together from the same seed (Prompt-to-Prompt's source + edits); the UNet
  * batch is then [uncond rows..., cond rows...], a layout the P2P controller relies on.
  */
-import type { Tensor } from 'onnxruntime-node';
+import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import type { DenoiseController, UNetCall } from './controller.js';
 import { UserError } from './errors.js';
 import { encodePng, formatParameters, vaeOutputToRgb, type RgbImage } from './image.js';
+import { addNoise, beginImg2Img, checkImg2Img, img2imgStartIndex } from './img2img.js';
 import type { ImagineJob, ImagineParams, ImagineResult, StepProgress, Timings } from './jobs.js';
 import { SIZE_RANGE, STEPS_RANGE } from './limits.js';
 import { loadModelInfo, type ModelInfo } from './model.js';
@@ -17,8 +18,9 @@ import { sessionOptions, type SessionSettings } from './onnx/session.js';
 import { ClipTextEncoder } from './onnx/text-encoder.js';
 import { UNet, type UNetLoader } from './onnx/unet.js';
 import { VaeDecoder } from './onnx/vae-decoder.js';
+import { VaeEncoder } from './onnx/vae-encoder.js';
 import { createScheduler } from './schedulers/index.js';
-import { SAMPLER_NAMES, type SamplerName } from './schedulers/scheduler.js';
+import { SAMPLER_NAMES, type SamplerName, type Scheduler } from './schedulers/scheduler.js';
 import { ClipTokenizer } from './tokenizer.js';
 
 export interface PipelineOptions extends SessionSettings {
@@ -47,6 +49,16 @@ export interface DenoiseRequest {
   onProgress?(p: StepProgress): void;
   /** Checked before every step; true → UserError('cancelled'). */
   shouldCancel?(): boolean;
+  /**
+   * One seed per row (a grid of candidates): row k starts from its own seed's noise, and ancestral samplers draw
+   * each row's per-step noise from that row's generator. Default: every row uses `seed`.
+   */
+  seeds?: readonly string[];
+  /**
+   * Image-to-image (img2img.ts): start from these latents ([1 or rows, C, h, w], already × scaling factor),
+   * noised to the schedule's point that `strength` (0…1) picks; only the rest of the schedule runs.
+   */
+  init?: { latents: Float32Array; strength: number };
 }
 
 export interface DenoiseResult {
@@ -77,7 +89,11 @@ export class StableDiffusionPipeline {
     readonly textEncoder: ClipTextEncoder,
     readonly unet: UNet,
     readonly vaeDecoder: VaeDecoder,
+    private readonly sessionSettings: InferenceSession.SessionOptions,
   ) {}
+
+  /** Loaded on first use: text-to-image never pays for it. */
+  private vaeEncoder: Promise<VaeEncoder> | undefined;
 
   static async load(modelDir: string, options: PipelineOptions = {}): Promise<StableDiffusionPipeline> {
     const model = await loadModelInfo(modelDir);
@@ -90,7 +106,7 @@ export class StableDiffusionPipeline {
       const unet = await UNet.load(model.paths.unet, settings, options.unetLoader);
       loaded.push(unet);
       const vaeDecoder = await VaeDecoder.load(model.paths.vaeDecoder, settings);
-      return new StableDiffusionPipeline(model, tokenizer, textEncoder, unet, vaeDecoder);
+      return new StableDiffusionPipeline(model, tokenizer, textEncoder, unet, vaeDecoder, settings);
     } catch (e) {
       // The load error is the one to report, even if a release fails too.
       await Promise.allSettled(loaded.map((session) => session.release()));
@@ -122,23 +138,23 @@ export class StableDiffusionPipeline {
     scheduler.setTimesteps(req.steps);
 
     const rows = req.rows.length;
-    const channels = this.unet.latentChannels ?? this.model.latentChannels ?? DEFAULT_LATENT_CHANNELS;
+    const channels = this.latentChannels;
     const latentHeight = req.height / this.model.vaeScaleFactor;
     const latentWidth = req.width / this.model.vaeScaleFactor;
     const latentSize = channels * latentHeight * latentWidth;
     const guidance = new GuidanceBatch(req.rows.map((row) => row.guidance), latentSize);
     const text = await this.encodeText(req.rows, guidance.cfg);
 
-    // One draw for all rows; the same generator then feeds the ancestral samplers' per-step noise.
-    const oneLatent = [1, channels, latentHeight, latentWidth];
-    const generator = new TorchGenerator(req.seed);
-    let latents = initialLatents(generator.randn(oneLatent), rows, scheduler.initNoiseSigma);
-    const context = { randn: () => generator.randn(oneLatent) };
+    const noise = new RowNoise(req.seeds ?? [req.seed], rows, [1, channels, latentHeight, latentWidth]);
+    const start = startLatents(scheduler, req, noise, rows, latentSize);
+    const first = start.first;
+    let latents = start.latents;
+    const context = { randn: () => noise.next() };
 
     const count = scheduler.timesteps.length;
     const loopStart = performance.now();
     let unetMs = 0;
-    for (let index = 0; index < count; index++) {
+    for (let index = first; index < count; index++) {
       if (req.shouldCancel?.()) throw new UserError('cancelled', 'The job was cancelled.');
       const timestep = scheduler.timesteps[index];
       const call: UNetCall = { index, count, timestep, rows, cfg: guidance.cfg, batch: guidance.batch, latentHeight, latentWidth };
@@ -167,9 +183,9 @@ export class StableDiffusionPipeline {
         totalMs: performance.now() - started,
         textEncoderMs: text.runMs,
         unetMs,
-        unetCalls: count,
+        unetCalls: count - first,
         vaeMs: 0,
-        hostMsPerStep: count > 0 ? (loopMs - unetMs) / count : 0,
+        hostMsPerStep: count > first ? (loopMs - unetMs) / (count - first) : 0,
       },
     };
   }
@@ -209,8 +225,44 @@ export class StableDiffusionPipeline {
     return result;
   }
 
+  /**
+   * VAE-encodes one image ([1, 3, H, W] planar in [-1, 1], e.g. photo.ts's pixels) to the posterior mean × the
+   * scaling factor: the latents a denoising run ends on. UserError('model') when the model has no vae_encoder/.
+   */
+  async encodeImage(pixels: Float32Array, width: number, height: number): Promise<{ latents: Float32Array; shape: [1, number, number, number]; runMs: number }> {
+    this.checkSettings({ width, height, steps: STEPS_RANGE.min }); // the size is what matters here
+    if (pixels.length !== 3 * width * height) {
+      throw new UserError('bad_input', `An image of ${width}×${height} pixels needs ${3 * width * height} values, got ${pixels.length}.`);
+    }
+    const encoder = await this.loadVaeEncoder();
+    const encoded = await encoder.encode(pixels, [1, 3, height, width], this.latentChannels);
+    const scale = Math.fround(this.model.scalingFactor);
+    const latents = encoded.mean.map((x) => x * scale);
+    return { latents, shape: encoded.dims, runMs: encoded.runMs };
+  }
+
+  /** Latent channels of the UNet (the graph's, else unet/config.json's, else 4). */
+  get latentChannels(): number {
+    return this.unet.latentChannels ?? this.model.latentChannels ?? DEFAULT_LATENT_CHANNELS;
+  }
+
   async release(): Promise<void> {
-    await Promise.all([this.textEncoder.release(), this.unet.release(), this.vaeDecoder.release()]);
+    const encoder = this.vaeEncoder?.then((e) => e.release()).catch(() => undefined);
+    await Promise.all([this.textEncoder.release(), this.unet.release(), this.vaeDecoder.release(), encoder]);
+  }
+
+  private loadVaeEncoder(): Promise<VaeEncoder> {
+    const file = this.model.paths.vaeEncoder;
+    if (!file) {
+      return Promise.reject(
+        new UserError('model', `${this.model.dir}/vae_encoder/model.onnx is missing: encoding an image (photos, variations, upscaling) needs the model's VAE encoder in vae_encoder/.`),
+      );
+    }
+    this.vaeEncoder ??= VaeEncoder.load(file, this.sessionSettings).catch((e: unknown) => {
+      this.vaeEncoder = undefined; // a later job may try again (say, after a transient provider failure)
+      throw e;
+    });
+    return this.vaeEncoder;
   }
 
   private async decodeTimed(latents: Float32Array, shape: readonly number[]): Promise<{ images: RgbImage[]; runMs: number }> {
@@ -280,13 +332,68 @@ function checkGuidance(guidance: number): void {
   }
 }
 
-/** The initial latents: the seed's noise × init_noise_sigma, the same for every row. */
-function initialLatents(noise: Float32Array, rows: number, initNoiseSigma: number): Float32Array {
-  const latents = new Float32Array(rows * noise.length);
-  const sigma = Math.fround(initNoiseSigma); // torch multiplies a float32 tensor by a float32 scalar
-  for (let i = 0; i < noise.length; i++) latents[i] = noise[i] * sigma;
-  for (let row = 1; row < rows; row++) latents.copyWithin(row * noise.length, 0, noise.length);
-  return latents;
+/**
+ * The run's seeded noise: one generator whose draw every row shares (Prompt-to-Prompt rows start alike), or one
+ * generator per row (a grid of candidates), each drawing that row's noise exactly as a single-row run would.
+ */
+class RowNoise {
+  private readonly generators: TorchGenerator[];
+
+  constructor(
+    seeds: readonly string[],
+    private readonly rows: number,
+    private readonly oneLatent: readonly number[],
+  ) {
+    if (seeds.length !== 1 && seeds.length !== rows) {
+      throw new UserError('bad_input', `A run of ${rows} rows takes one seed or one per row, not ${seeds.length}.`);
+    }
+    this.generators = seeds.map((seed) => new TorchGenerator(seed));
+  }
+
+  /** One latent per generator, [1 or rows, C, h, w]; schedulers broadcast a single latent to every row. */
+  next(): Float32Array {
+    if (this.generators.length === 1) return this.generators[0].randn(this.oneLatent);
+    const draws = this.generators.map((g) => g.randn(this.oneLatent));
+    const out = new Float32Array(this.rows * draws[0].length);
+    draws.forEach((draw, row) => out.set(draw, row * draw.length));
+    return out;
+  }
+}
+
+/**
+ * The latents the loop starts from and the index of its first step. Text-to-image: the first draw × init_noise_sigma
+ * from step 0. Image-to-image (img2img.ts): the init latents noised with that same first draw at the schedule's
+ * point the strength picks (none at strength 0).
+ */
+function startLatents(
+  scheduler: Scheduler,
+  req: DenoiseRequest,
+  noise: RowNoise,
+  rows: number,
+  latentSize: number,
+): { latents: Float32Array; first: number } {
+  const drawn = noise.next();
+  if (!req.init) {
+    const sigma = Math.fround(scheduler.initNoiseSigma); // torch multiplies a float32 tensor by a float32 scalar
+    return { latents: toRows(drawn.map((x) => x * sigma), rows, latentSize), first: 0 };
+  }
+  checkImg2Img(req.init.strength);
+  const index = img2imgStartIndex(req.steps, req.init.strength);
+  const init = toRows(req.init.latents, rows, latentSize);
+  if (index >= req.steps) return { latents: init, first: scheduler.timesteps.length };
+  const latents = addNoise(scheduler, init, drawn, index);
+  return { latents, first: beginImg2Img(scheduler, index) };
+}
+
+/** One latent repeated for every row, or rows × latent as it is. */
+function toRows(data: Float32Array, rows: number, latentSize: number): Float32Array {
+  if (data.length === rows * latentSize) return data;
+  if (data.length !== latentSize) {
+    throw new UserError('bad_input', `Start latents of length ${data.length} fit neither one row nor ${rows} rows of ${latentSize} values.`);
+  }
+  const out = new Float32Array(rows * latentSize);
+  for (let row = 0; row < rows; row++) out.set(data, row * latentSize);
+  return out;
 }
 
 /**

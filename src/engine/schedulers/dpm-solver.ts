@@ -95,6 +95,13 @@ export class DpmSolverMultistepScheduler implements Scheduler {
     this.stepsTaken = 0;
   }
 
+  /** Image-to-image: diffusers starts at step_index `index` with no earlier estimate (a first-order step). */
+  beginAt(index: number): number {
+    this.previousEstimate = undefined;
+    this.stepsTaken = index;
+    return index;
+  }
+
   scaleModelInput(sample: Float32Array): Float32Array {
     return sample;
   }

@@ -43,6 +43,13 @@ export class LmsScheduler extends SigmaScheduler<ResolvedConfig<typeof DEFAULTS>
     this.stepsTaken = 0;
   }
 
+  /** Image-to-image: diffusers starts at step_index `index` with no derivatives yet (the first step then uses one). */
+  beginAt(index: number): number {
+    this.derivatives = [];
+    this.stepsTaken = index;
+    return index;
+  }
+
   step(modelOutput: Float32Array, index: number, sample: Float32Array): Float32Array {
     checkSameLength(this.name, modelOutput, sample);
     checkStepOrder(this.name, index, this.stepsTaken++, this.timesteps.length);
@@ -57,7 +64,8 @@ export class LmsScheduler extends SigmaScheduler<ResolvedConfig<typeof DEFAULTS>
     const coefficients = history.map((_, k) => lmsCoefficient(sigmas, index, order, k));
     return sample.map((x, i) => {
       let increment = 0;
-      for (let k = 0; k < order; k++) increment += coefficients[k] * history[k][i];
+      // Fewer derivatives than the order only after beginAt: diffusers' zip() then uses the ones there are.
+      for (let k = 0; k < history.length; k++) increment += coefficients[k] * history[k][i];
       return x + increment;
     });
   }

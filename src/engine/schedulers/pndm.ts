@@ -62,6 +62,18 @@ export class PndmScheduler implements Scheduler {
     this.stepsTaken = 0;
   }
 
+  /**
+   * Image-to-image: keeps the schedule from `index` on and starts afresh there (no history), as diffusers runs
+   * PNDMScheduler on `timesteps[t_start:]`; the next step is then step 0 of the shorter schedule.
+   */
+  beginAt(index: number): number {
+    this.timesteps = this.timesteps.slice(index);
+    this.history = [];
+    this.firstSample = undefined;
+    this.stepsTaken = 0;
+    return 0;
+  }
+
   scaleModelInput(sample: Float32Array): Float32Array {
     return sample;
   }

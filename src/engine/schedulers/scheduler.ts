@@ -66,4 +66,10 @@ export interface Scheduler {
   scaleModelInput(sample: Float32Array, index: number): Float32Array;
   /** One sampler step after UNet evaluation `index`; returns the new latents (prev_sample). */
   step(modelOutput: Float32Array, index: number, sample: Float32Array, ctx: StepContext): Float32Array;
+  /**
+   * Image-to-image: makes a set-up scheduler start at evaluation `index` as diffusers' img2img runs it, and returns
+   * the index the loop starts from. Only samplers that keep state between steps have it; the others simply run
+   * on from `index`.
+   */
+  beginAt?(index: number): number;
 }
