@@ -97,6 +97,7 @@ export async function runEdit(ctx: EditContext, job: EditJob): Promise<EditResul
     sampler: source.sampler,
     controller,
     onProgress: ctx.onProgress,
+    preview: job.preview,
     shouldCancel: ctx.shouldCancel,
   });
   const recorded = controller.recorded;
