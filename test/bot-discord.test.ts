@@ -1,9 +1,20 @@
 import { describe, expect, test } from '@jest/globals';
-import { ApplicationCommandOptionType, ApplicationCommandType, ComponentType, MessageFlags, PermissionsBitField, type Interaction as DjsInteraction } from 'discord.js';
+import {
+  ApplicationCommandOptionType,
+  ApplicationCommandType,
+  ComponentType,
+  DiscordAPIError,
+  MessageFlags,
+  PermissionsBitField,
+  type Client,
+  type Interaction as DjsInteraction,
+} from 'discord.js';
 import { modules } from '../commands/index.js';
 import { editModal } from '../commands/edit-with-prompt.js';
 import { fromInteraction, fromReply, isAdmin } from '../src/bot/discord/interactions.js';
 import { messagePayload, modalPayload } from '../src/bot/discord/payload.js';
+import { DiscordChannelSink } from '../src/bot/discord/sink.js';
+import { MessageGone } from '../src/bot/port/index.js';
 import { registerCommands } from '../src/bot/register.js';
 import { commandDefinitions } from '../src/bot/router.js';
 import type { JobRecord } from '../src/bot/job.js';
@@ -181,5 +192,29 @@ describe('command registration', () => {
     expect(puts[0][1]).toEqual(definitions);
     expect([guild.scope, global.scope]).toEqual(['guild', 'global']);
     expect(guild.names).toEqual(['imagine', 'edit', 'Edit with prompt', 'queue']);
+  });
+});
+
+describe('the bot-token channel sink', () => {
+  /** A client whose channel answers every edit with `error`. */
+  const failingClient = (error: Error): Client =>
+    ({
+      channels: {
+        fetch: async () => ({ isSendable: () => true, messages: { edit: async () => Promise.reject(error) } }),
+      },
+    }) as unknown as Client;
+  const apiError = (code: number, status: number) =>
+    new DiscordAPIError({ code, message: 'x' }, code, status, 'PATCH', '/channels/1/messages/2', { body: undefined, files: undefined });
+  const ref = { channelId: '1', messageId: '2' };
+
+  test('an edit of a deleted message (10008 Unknown Message) or of a gone channel (10003) is MessageGone', async () => {
+    await expect(new DiscordChannelSink(failingClient(apiError(10008, 404))).edit(ref, { content: 'x' })).rejects.toBeInstanceOf(MessageGone);
+    await expect(new DiscordChannelSink(failingClient(apiError(10003, 404))).edit(ref, { content: 'x' })).rejects.toBeInstanceOf(MessageGone);
+  });
+
+  test('other failures stay what they are; the sink declares Discord\'s per-channel edit budget', async () => {
+    const missingAccess = apiError(50001, 403);
+    await expect(new DiscordChannelSink(failingClient(missingAccess)).edit(ref, { content: 'x' })).rejects.toBe(missingAccess);
+    expect(new DiscordChannelSink(failingClient(missingAccess)).editBudget).toEqual({ edits: 28, windowMs: 60_000 });
   });
 });

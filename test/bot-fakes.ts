@@ -14,15 +14,16 @@ import { createBotApp, type AppSettings, type BotApp } from '../src/bot/app.js';
 import type { BackendLimits, ImageBackend, RunOptions } from '../src/bot/backend.js';
 import type { JobRequest } from '../src/bot/job.js';
 import { silentLogger } from '../src/bot/log.js';
-import type {
-  ButtonInteraction,
-  Interaction,
-  MessageRef,
-  MessageSink,
-  Modal,
-  RenderedMessage,
-  Responder,
-  UserRef,
+import {
+  MessageGone,
+  type ButtonInteraction,
+  type Interaction,
+  type MessageRef,
+  type MessageSink,
+  type Modal,
+  type RenderedMessage,
+  type Responder,
+  type UserRef,
 } from '../src/bot/port/index.js';
 
 const TIMINGS: Timings = { totalMs: 1, textEncoderMs: 0, unetMs: 0, unetCalls: 0, vaeMs: 0, hostMsPerStep: 0 };
@@ -173,7 +174,8 @@ export class RecordingSink implements MessageSink {
   }
 
   async edit(ref: MessageRef, message: RenderedMessage): Promise<void> {
-    if (this.failEdits || !this.messages.has(ref.messageId)) throw new Error('Unknown Message');
+    if (this.failEdits) throw new Error('Unknown Message');
+    if (!this.messages.has(ref.messageId)) throw new MessageGone(ref);
     this.messages.set(ref.messageId, { ref, message });
     this.events.push({ op: 'edit', ref, message });
   }

@@ -43,14 +43,17 @@ class EngineBackend implements ImageBackend {
   }
 
   imagine(job: ImagineJob, opts: RunOptions): Promise<ImagineResult> {
-    return this.worker.run<ImagineResult>(job, opts);
+    return this.worker.run<ImagineResult>(withPreview(job, opts), opts);
   }
 
   edit(job: EditJob, opts: RunOptions): Promise<EditResult> {
-    return this.worker.run<EditResult>(job, opts);
+    return this.worker.run<EditResult>(withPreview(job, opts), opts);
   }
 
   close(): Promise<void> {
     return this.worker.close();
   }
 }
+
+/** Previews are asked for per run (the stored job stays what the user asked for). */
+const withPreview = <J extends ImagineJob | EditJob>(job: J, opts: RunOptions): J => (opts.preview ? { ...job, preview: opts.preview } : job);

@@ -3,6 +3,7 @@
  * parameters, buttons), a failure or a cancellation. The same text for Discord and the console driver.
  */
 import type { ImagineParams, ImagineResult, StepProgress } from '../engine/jobs.js';
+import type { StepPreview } from '../engine/preview.js';
 import type { EditParams, EditResult, StepWindow } from '../p2p/jobs.js';
 import type { BackendLimits } from './backend.js';
 import { resultRows, statusRows } from './buttons.js';
@@ -15,9 +16,16 @@ import { formatNumber } from './variations.js';
 /** Why the queue does not start jobs: an admin paused it, or the bot is shutting down (jobs resume on restart). */
 export type PauseReason = 'admin' | 'shutdown';
 
+/** The newest live preview of a running job, and the step it shows. */
+export interface ShownPreview {
+  step: number;
+  total: number;
+  image: StepPreview;
+}
+
 export type JobState =
   | { phase: 'queued'; position: number | undefined; paused?: PauseReason }
-  | { phase: 'running'; progress?: StepProgress };
+  | { phase: 'running'; progress?: StepProgress; preview?: ShownPreview };
 
 /** The status message of a job that has not finished. */
 export function statusMessage(job: JobRecord, state: JobState): RenderedMessage {
@@ -33,7 +41,19 @@ export function statusMessage(job: JobRecord, state: JobState): RenderedMessage 
     status = 'starting…';
   }
   const icon = state.phase === 'queued' ? '⏳' : '🎨';
-  return { content: `${icon} ${headline(job)} · ${status}`, fields: jobFields(job), rows: statusRows(job) };
+  const preview = state.phase === 'running' ? state.preview : undefined;
+  return {
+    content: `${icon} ${headline(job)} · ${status}`,
+    fields: jobFields(job),
+    rows: statusRows(job),
+    ...(preview ? { attachments: [previewAttachment(job, preview)] } : {}),
+  };
+}
+
+/** `job-12-step-05.webp`: one name per step, so the console driver keeps every preview it is shown. */
+function previewAttachment(job: JobRecord, { step, total, image }: ShownPreview): Attachment {
+  const digits = String(total).length;
+  return { name: `job-${job.id}-step-${String(step).padStart(digits, '0')}.${image.format === 'jpeg' ? 'jpg' : 'webp'}`, data: image.data, description: `Preview at step ${step} of ${total}` };
 }
 
 /** The finished job: its image (and attention maps when asked), parameters and buttons. */

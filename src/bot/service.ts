@@ -11,9 +11,9 @@ import type { BackendLimits, ImageBackend, RunOptions } from './backend.js';
 import type { JobOrigin, JobOutcome, JobRecord, JobRequest } from './job.js';
 import { isFinished } from './job.js';
 import type { Logger } from './log.js';
-import type { MessageRef, MessageSink, RenderedMessage, UserRef } from './port/index.js';
+import { isMessageGone, type MessageRef, type MessageSink, type RenderedMessage, type UserRef } from './port/index.js';
 import { FairQueue, type QueueLimits } from './queue.js';
-import { endedMessage, resultMessage, statusMessage, type JobState, type PauseReason } from './render.js';
+import { endedMessage, resultMessage, statusMessage, type JobState, type PauseReason, type ShownPreview } from './render.js';
 import type { JobStore } from './store.js';
 import { MessageUpdater } from './updater.js';
 import { checkRequest } from './validate.js';
@@ -30,6 +30,9 @@ export interface JobServiceOptions {
   /** Minimum time between two edits of one message. */
   progressIntervalMs: number;
 }
+
+/** Live previews per job at most; the engine also leaves progressIntervalMs between two (it computes no more than are shown). */
+const PREVIEWS_PER_JOB = 8;
 
 export interface SubmitInput {
   request: JobRequest;
@@ -54,6 +57,8 @@ export class JobService {
   /** Resolves when a job's status message exists (a job never starts before it). */
   private readonly posted = new Map<number, Promise<void>>();
   private readonly progress = new Map<number, StepProgress>();
+  /** The newest live preview of each running job (progress reports without one keep showing it). */
+  private readonly previews = new Map<number, ShownPreview>();
   /** The queue position each waiting job's message shows, to edit only on change. */
   private readonly shown = new Map<number, string>();
   private pauseReason: PauseReason | undefined;
@@ -185,6 +190,7 @@ export class JobService {
   private forget(id: number): void {
     this.active.delete(id);
     this.progress.delete(id);
+    this.previews.delete(id);
     this.shown.delete(id);
     this.posted.delete(id);
   }
@@ -226,9 +232,11 @@ export class JobService {
     this.show(job, statusMessage(job, { phase: 'running' }));
     const options: RunOptions = {
       signal,
-      onProgress: (p) => {
+      preview: { count: PREVIEWS_PER_JOB, minIntervalMs: this.o.progressIntervalMs },
+      onProgress: ({ preview: image, ...p }) => {
         this.progress.set(id, p);
-        this.show(job, statusMessage(job, { phase: 'running', progress: p }));
+        if (image) this.previews.set(id, { step: p.step, total: p.total, image });
+        this.show(job, statusMessage(job, { phase: 'running', progress: p, preview: this.previews.get(id) }));
       },
     };
     try {
@@ -256,7 +264,8 @@ export class JobService {
         await this.updater.final(ref, message);
         return;
       } catch (e) {
-        this.o.log.warn(`could not edit the message of job ${job.id}; posting a new one`, e);
+        if (isMessageGone(e)) this.o.log.info(`the message of job ${job.id} was deleted; posting the result as a new one`);
+        else this.o.log.warn(`could not edit the message of job ${job.id}; posting a new one`, e);
       }
     }
     const posted = await this.o.sink.post(job.channelId, message);
@@ -269,7 +278,7 @@ export class JobService {
   }
 
   private stateOf(id: number): JobState {
-    if (this.queue.runningIds().includes(id)) return { phase: 'running', progress: this.progress.get(id) };
+    if (this.queue.runningIds().includes(id)) return { phase: 'running', progress: this.progress.get(id), preview: this.previews.get(id) };
     return { phase: 'queued', position: this.queue.position(id), paused: this.pausedFor() };
   }
 
