@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { UserError } from '../src/engine/errors.js';
 import type { ImageOutput, ImagineJob, ImagineResult, Timings } from '../src/engine/jobs.js';
+import { previewSteps, type StepPreview } from '../src/engine/preview.js';
 import { SAMPLER_NAMES } from '../src/engine/schedulers/scheduler.js';
 import type { EditJob, EditResult } from '../src/p2p/jobs.js';
 import { createBotApp, type AppSettings, type BotApp } from '../src/bot/app.js';
@@ -58,7 +59,7 @@ export class FakeBackend implements ImageBackend {
     guidance: { min: -20, max: 30 },
     samplers: SAMPLER_NAMES,
   };
-  readonly info = { model: 'fake', provider: 'cpu' };
+  readonly info = { model: 'fake', provider: 'cpu', defaultSampler: 'pndm' as const };
   /** Every job the backend started, in order. */
   readonly started: JobRequest[] = [];
   private readonly storedSources = new Set<string>();
@@ -130,10 +131,18 @@ export class FakeBackend implements ImageBackend {
       if (this.gate && step >= this.gateStep) await Promise.race([this.gate, whenAborted(opts.signal)]);
       if (opts.signal.aborted) throw new UserError('cancelled', 'The job was cancelled.');
       await new Promise((r) => setImmediate(r));
-      opts.onProgress({ step, total: steps, elapsedMs: step * 10, etaMs: (steps - step) * 10 });
+      // Asked-for previews come on the steps the engine would pick (a tiny WebP: the step's grey level).
+      const preview = opts.preview && previewSteps(steps, opts.preview.count).has(step) ? await greyPreview(step, steps) : undefined;
+      opts.onProgress({ step, total: steps, elapsedMs: step * 10, etaMs: (steps - step) * 10, ...(preview ? { preview } : {}) });
     }
     if (failure) throw failure;
   }
+}
+
+async function greyPreview(step: number, steps: number): Promise<StepPreview> {
+  const level = Math.round((255 * step) / steps);
+  const data = await sharp({ create: { width: 16, height: 16, channels: 3, background: { r: level, g: level, b: level } } }).webp().toBuffer();
+  return { data: new Uint8Array(data), format: 'webp', width: 16, height: 16 };
 }
 
 const whenAborted = (signal: AbortSignal): Promise<void> =>

@@ -32,6 +32,8 @@ export interface BackendInfo {
   /** The model's folder name, shown in results. */
   model: string;
   provider: string;
+  /** The sampler of jobs that do not name one (the model's scheduler_config.json), shown in their messages. */
+  defaultSampler: SamplerName;
 }
 
 export interface ImageBackend {

@@ -33,7 +33,7 @@ class EngineBackend implements ImageBackend {
 
   constructor(private readonly worker: EngineWorker) {
     const { model, provider } = worker.info;
-    this.info = { model: model.name, provider };
+    this.info = { model: model.name, provider, defaultSampler: model.defaultSampler };
     this.limits = {
       ...ENGINE_BOUNDS,
       sizeMultiple: model.vaeScaleFactor,

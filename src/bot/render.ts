@@ -4,14 +4,20 @@
  */
 import type { ImagineParams, ImagineResult, StepProgress } from '../engine/jobs.js';
 import type { StepPreview } from '../engine/preview.js';
+import type { SamplerName } from '../engine/schedulers/scheduler.js';
 import type { EditParams, EditResult, StepWindow } from '../p2p/jobs.js';
 import type { BackendLimits } from './backend.js';
 import { resultRows, statusRows } from './buttons.js';
-import { DEFAULT_CROSS } from './edits.js';
+import { DEFAULT_CROSS_WINDOW, DEFAULT_SELF_WINDOW } from '../p2p/edit/schedule.js';
 import { fitUpload } from './fit-upload.js';
 import type { JobOrigin, JobRecord } from './job.js';
 import { mention, type Attachment, type Field, type RenderedMessage } from './port/index.js';
 import { formatNumber } from './variations.js';
+
+/** What the messages need to know of the loaded model: the sampler a job without its own runs with. */
+export interface RenderContext {
+  defaultSampler: SamplerName;
+}
 
 /** Why the queue does not start jobs: an admin paused it, or the bot is shutting down (jobs resume on restart). */
 export type PauseReason = 'admin' | 'shutdown';
@@ -28,7 +34,7 @@ export type JobState =
   | { phase: 'running'; progress?: StepProgress; preview?: ShownPreview };
 
 /** The status message of a job that has not finished. */
-export function statusMessage(job: JobRecord, state: JobState): RenderedMessage {
+export function statusMessage(job: JobRecord, state: JobState, view: RenderContext): RenderedMessage {
   let status: string;
   if (state.phase === 'queued') {
     status = state.position === undefined ? 'queued' : `queued — position ${state.position}`;
@@ -44,7 +50,7 @@ export function statusMessage(job: JobRecord, state: JobState): RenderedMessage 
   const preview = state.phase === 'running' ? state.preview : undefined;
   return {
     content: `${icon} ${headline(job)} · ${status}`,
-    fields: jobFields(job),
+    fields: jobFields(job, view),
     rows: statusRows(job),
     ...(preview ? { attachments: [previewAttachment(job, preview)] } : {}),
   };
@@ -60,7 +66,7 @@ function previewAttachment(job: JobRecord, { step, total, image }: ShownPreview)
 export async function resultMessage(
   job: JobRecord,
   result: ImagineResult | EditResult,
-  opts: { limits: BackendLimits; uploadLimitBytes: number },
+  opts: { limits: BackendLimits; uploadLimitBytes: number; view: RenderContext },
 ): Promise<RenderedMessage> {
   const notes: string[] = [];
   const attachments: Attachment[] = [];
@@ -77,16 +83,16 @@ export async function resultMessage(
     notes.push(`⚠️ The prompt was longer than 77 tokens; dropped: "${result.truncated.join(' ')}"`);
   }
   const content = [`✅ ${headline(job)}`, ...notes].join('\n');
-  return { content, fields: jobFields(job), attachments, rows: resultRows(job, opts.limits) };
+  return { content, fields: jobFields(job, opts.view), attachments, rows: resultRows(job, opts.limits) };
 }
 
 /** A failed or cancelled job. Internal errors show a short apology (the details are in the log). */
-export function endedMessage(job: JobRecord): RenderedMessage {
+export function endedMessage(job: JobRecord, view: RenderContext): RenderedMessage {
   let text: string;
   if (job.status === 'cancelled') text = `🚫 ${headline(job)} · cancelled`;
   else if (!job.error || job.error.code === 'internal') text = `⚠️ ${headline(job)} · failed: something went wrong on the bot's side (it is logged).`;
   else text = `⚠️ ${headline(job)} · failed: ${job.error.message}`;
-  return { content: text, fields: jobFields(job) };
+  return { content: text, fields: jobFields(job, view) };
 }
 
 const ORIGIN_TEXT: Record<JobOrigin, string> = {
@@ -107,21 +113,21 @@ export function headline(job: JobRecord): string {
   return `${mention(job.userId)} · job #${job.id}${origin}`;
 }
 
-/** The parameters, as embed fields. */
-function jobFields(job: JobRecord): Field[] {
+/** The parameters, as embed fields. A job without its own sampler shows the one it runs with (the model's). */
+function jobFields(job: JobRecord, view: RenderContext): Field[] {
   const request = job.request;
   if (request.kind === 'imagine') {
-    const sampler = job.outcome?.kind === 'imagine' ? job.outcome.sampler : request.params.sampler;
+    const sampler = job.outcome?.kind === 'imagine' ? job.outcome.sampler : (request.params.sampler ?? view.defaultSampler);
     return [
       { name: 'Prompt', value: request.params.prompt },
       ...(request.params.negativePrompt ? [{ name: 'Negative', value: request.params.negativePrompt }] : []),
       ...generationFields(request.params, request.params.guidance, sampler),
     ];
   }
-  return editFields(request.params, job);
+  return editFields(request.params, job, view);
 }
 
-function editFields(p: EditParams, job: JobRecord): Field[] {
+function editFields(p: EditParams, job: JobRecord, view: RenderContext): Field[] {
   const outcome = job.outcome?.kind === 'edit' ? job.outcome : undefined;
   const target = outcome ? `${p.source.prompt} → ${outcome.targetPrompt}` : p.source.prompt;
   const fields: Field[] = [
@@ -130,21 +136,21 @@ function editFields(p: EditParams, job: JobRecord): Field[] {
   ];
   if (outcome) fields.push({ name: 'Mode', value: outcome.mode, inline: true });
   fields.push(
-    { name: 'Cross / self', value: `${formatWindow(p.cross ?? DEFAULT_CROSS)} / ${p.self === undefined ? 'default' : formatWindow(p.self)}`, inline: true },
+    { name: 'Cross / self', value: `${formatWindow(p.cross ?? DEFAULT_CROSS_WINDOW)} / ${formatWindow(p.self ?? DEFAULT_SELF_WINDOW)}`, inline: true },
   );
   if (p.blend?.length) fields.push({ name: 'Blend', value: p.blend.join(', '), inline: true });
   if (p.weights?.length) fields.push({ name: 'Weights', value: p.weights.map((w) => `${w.word} ×${w.weight}`).join(', '), inline: true });
-  fields.push(...generationFields(p.source, p.guidance ?? p.source.guidance, p.source.sampler));
+  fields.push(...generationFields(p.source, p.guidance ?? p.source.guidance, p.source.sampler ?? view.defaultSampler));
   if (outcome) fields.push({ name: 'Source attention', value: outcome.reusedSource ? 'reused from the store' : 'computed', inline: true });
   return fields;
 }
 
-function generationFields(p: ImagineParams, guidance: number, sampler: string | undefined): Field[] {
+function generationFields(p: ImagineParams, guidance: number, sampler: SamplerName): Field[] {
   return [
     { name: 'Seed', value: p.seed, inline: true },
     { name: 'Steps', value: String(p.steps), inline: true },
     { name: 'CFG', value: formatNumber(guidance), inline: true },
-    { name: 'Sampler', value: sampler ?? 'model default', inline: true },
+    { name: 'Sampler', value: sampler, inline: true },
     { name: 'Size', value: `${p.width}×${p.height}`, inline: true },
   ];
 }

@@ -13,7 +13,7 @@ import { isFinished } from './job.js';
 import type { Logger } from './log.js';
 import { isMessageGone, type MessageRef, type MessageSink, type RenderedMessage, type UserRef } from './port/index.js';
 import { FairQueue, type QueueLimits } from './queue.js';
-import { endedMessage, resultMessage, statusMessage, type JobState, type PauseReason, type ShownPreview } from './render.js';
+import { endedMessage, resultMessage, statusMessage, type JobState, type PauseReason, type RenderContext, type ShownPreview } from './render.js';
 import type { JobStore } from './store.js';
 import { MessageUpdater } from './updater.js';
 import { checkRequest } from './validate.js';
@@ -52,6 +52,7 @@ export interface QueueOverview {
 export class JobService {
   readonly queue: FairQueue;
   private readonly updater: MessageUpdater;
+  private readonly view: RenderContext;
   /** Jobs queued or running, as last read from the store. */
   private readonly active = new Map<number, JobRecord>();
   /** Resolves when a job's status message exists (a job never starts before it). */
@@ -67,6 +68,7 @@ export class JobService {
 
   constructor(private readonly o: JobServiceOptions) {
     this.updater = new MessageUpdater(o.sink, o.progressIntervalMs, o.log);
+    this.view = { defaultSampler: o.backend.info.defaultSampler };
     this.queue = new FairQueue(o.queue, (id, signal) => this.run(id, signal), {
       onChange: () => {
         this.refreshPositions();
@@ -117,7 +119,7 @@ export class JobService {
     if (found === 'running') return job; // run() sees the abort, marks it cancelled and edits the message.
     const cancelled = this.o.store.markCancelled(jobId);
     this.forget(jobId);
-    await this.deliver(cancelled, endedMessage(cancelled));
+    await this.deliver(cancelled, endedMessage(cancelled, this.view));
     return cancelled;
   }
 
@@ -164,7 +166,7 @@ export class JobService {
         checkRequest(job.request, this.o.limits);
       } catch (e) {
         const ended = this.o.store.markFailed(job.id, toErrorValue(e));
-        await this.deliver(ended, endedMessage(ended)).catch((err) => this.o.log.warn(`could not tell the user of job ${job.id}`, err));
+        await this.deliver(ended, endedMessage(ended, this.view)).catch((err) => this.o.log.warn(`could not tell the user of job ${job.id}`, err));
         failed++;
         continue;
       }
@@ -215,7 +217,7 @@ export class JobService {
   }
 
   private async postStatus(job: JobRecord): Promise<JobRecord> {
-    const ref = await this.o.sink.post(job.channelId, statusMessage(job, this.stateOf(job.id)));
+    const ref = await this.o.sink.post(job.channelId, statusMessage(job, this.stateOf(job.id), this.view));
     const withMessage = this.o.store.setMessage(job.id, ref.messageId);
     if (this.active.has(job.id)) this.active.set(job.id, withMessage);
     return withMessage;
@@ -229,28 +231,28 @@ export class JobService {
     if (this.o.store.get(id)?.status !== 'queued') return;
     const job = this.o.store.markRunning(id);
     this.active.set(id, job);
-    this.show(job, statusMessage(job, { phase: 'running' }));
+    this.show(job, statusMessage(job, { phase: 'running' }, this.view));
     const options: RunOptions = {
       signal,
       preview: { count: PREVIEWS_PER_JOB, minIntervalMs: this.o.progressIntervalMs },
       onProgress: ({ preview: image, ...p }) => {
         this.progress.set(id, p);
         if (image) this.previews.set(id, { step: p.step, total: p.total, image });
-        this.show(job, statusMessage(job, { phase: 'running', progress: p, preview: this.previews.get(id) }));
+        this.show(job, statusMessage(job, { phase: 'running', progress: p, preview: this.previews.get(id) }, this.view));
       },
     };
     try {
       if (signal.aborted) throw new UserError('cancelled', `Job #${id} was cancelled.`);
       const result = job.request.kind === 'imagine' ? await this.o.backend.imagine(job.request, options) : await this.o.backend.edit(job.request, options);
       const done: JobRecord = { ...job, status: 'done', outcome: outcomeOf(result) };
-      await this.deliver(done, await resultMessage(done, result, { limits: this.o.limits, uploadLimitBytes: this.o.uploadLimitBytes }));
+      await this.deliver(done, await resultMessage(done, result, { limits: this.o.limits, uploadLimitBytes: this.o.uploadLimitBytes, view: this.view }));
       this.o.store.markDone(id, done.outcome!);
     } catch (e) {
       const cancelled = signal.aborted || (isUserError(e) && e.code === 'cancelled');
       // Bugs (ours or the engine's 'internal' errors) are logged in full; users only see a short apology.
       if (!cancelled && (!isUserError(e) || e.code === 'internal')) this.o.log.error(`job ${id} failed`, e);
       const ended = cancelled ? this.o.store.markCancelled(id) : this.o.store.markFailed(id, toErrorValue(e));
-      await this.deliver(ended, endedMessage(ended));
+      await this.deliver(ended, endedMessage(ended, this.view));
     } finally {
       this.forget(id);
     }
@@ -294,7 +296,7 @@ export class JobService {
       const key = `${state.position}/${state.paused}`;
       if (!job?.messageId || this.shown.get(entry.id) === key) continue;
       this.shown.set(entry.id, key);
-      this.show(job, statusMessage(job, state));
+      this.show(job, statusMessage(job, state, this.view));
     }
   }
 }
