@@ -72,7 +72,7 @@ export async function resultMessage(
   const attachments: Attachment[] = [];
   const images = [
     { image: result.image, name: `job-${job.id}`, alt: altText(job) },
-    ...(result.attentionMap ? [{ image: result.attentionMap, name: `job-${job.id}-attention`, alt: 'Per-token attention heat maps' }] : []),
+    ...(result.attentionMap ? [{ image: result.attentionMap, name: `job-${job.id}-attention`, alt: `Per-token attention heat maps of: ${shownPrompt(result)}` }] : []),
   ];
   for (const { image, name, alt } of images) {
     const fitted = await fitUpload(name, image.png, opts.uploadLimitBytes, alt);
@@ -154,6 +154,9 @@ function generationFields(p: ImagineParams, guidance: number, sampler: SamplerNa
     { name: 'Size', value: `${p.width}×${p.height}`, inline: true },
   ];
 }
+
+/** The prompt an image (and its heat maps) shows: the generation's, or the edit's target. */
+const shownPrompt = (result: ImagineResult | EditResult): string => (result.kind === 'imagine' ? result.params.prompt : result.targetPrompt);
 
 function altText(job: JobRecord): string {
   const text = job.request.kind === 'imagine' ? job.request.params.prompt : `${job.request.params.source.prompt} (edit: ${job.request.params.edit})`;

@@ -157,6 +157,7 @@ export async function heatmapOutput(
     w: width,
     tokens: promptTokenLabels(prompt, pipeline.tokenizer),
     image,
+    title: `Attention of: ${prompt}`,
   });
   const { width: gridWidth, height: gridHeight } = pngSize(png);
   return { png, width: gridWidth, height: gridHeight };
