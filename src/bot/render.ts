@@ -7,7 +7,7 @@ import type { StepPreview } from '../engine/preview.js';
 import type { SamplerName } from '../engine/schedulers/scheduler.js';
 import type { EditParams, EditResult, StepWindow } from '../p2p/jobs.js';
 import type { BackendLimits } from './backend.js';
-import { resultRows, statusRows } from './buttons.js';
+import { actionSpec, resultRows, statusRows } from './actions.js';
 import { DEFAULT_CROSS_WINDOW, DEFAULT_SELF_WINDOW } from '../p2p/edit/schedule.js';
 import { fitUpload } from './fit-upload.js';
 import type { JobOrigin, JobRecord } from './job.js';
@@ -17,6 +17,8 @@ import { formatNumber } from './variations.js';
 /** What the messages need to know of the loaded model: the sampler a job without its own runs with. */
 export interface RenderContext {
   defaultSampler: SamplerName;
+  /** Effective limits: whether a variation applies (and so its button shows) depends on them. */
+  limits: BackendLimits;
 }
 
 /** Why the queue does not start jobs: an admin paused it, or the bot is shutting down (jobs resume on restart). */
@@ -51,7 +53,7 @@ export function statusMessage(job: JobRecord, state: JobState, view: RenderConte
   return {
     content: `${icon} ${headline(job)} · ${status}`,
     fields: jobFields(job, view),
-    rows: statusRows(job),
+    rows: statusRows(job, view.limits),
     ...(preview ? { attachments: [previewAttachment(job, preview)] } : {}),
   };
 }
@@ -66,7 +68,7 @@ function previewAttachment(job: JobRecord, { step, total, image }: ShownPreview)
 export async function resultMessage(
   job: JobRecord,
   result: ImagineResult | EditResult,
-  opts: { limits: BackendLimits; uploadLimitBytes: number; view: RenderContext },
+  opts: { uploadLimitBytes: number; view: RenderContext },
 ): Promise<RenderedMessage> {
   const notes: string[] = [];
   const attachments: Attachment[] = [];
@@ -83,7 +85,7 @@ export async function resultMessage(
     notes.push(`⚠️ The prompt was longer than 77 tokens; dropped: "${result.truncated.join(' ')}"`);
   }
   const content = [`✅ ${headline(job)}`, ...notes].join('\n');
-  return { content, fields: jobFields(job, opts.view), attachments, rows: resultRows(job, opts.limits) };
+  return { content, fields: jobFields(job, opts.view), attachments, rows: resultRows(job, opts.view.limits) };
 }
 
 /** A failed or cancelled job. Internal errors show a short apology (the details are in the log). */
@@ -95,21 +97,12 @@ export function endedMessage(job: JobRecord, view: RenderContext): RenderedMessa
   return { content: text, fields: jobFields(job, view) };
 }
 
-const ORIGIN_TEXT: Record<JobOrigin, string> = {
-  imagine: '',
-  edit: 'edit of',
-  reroll: 'reroll of',
-  'cfg-lower': 'guidance variation of',
-  'cfg-higher': 'guidance variation of',
-  'cfg-negative': 'negative-guidance variation of',
-  'edit-stronger': 'stronger edit of',
-  'edit-weaker': 'weaker edit of',
-  attention: 'attention maps of',
-};
+const originText = (origin: JobOrigin): string => (origin === 'imagine' ? '' : origin === 'edit' ? 'edit of' : (actionSpec(origin).origin ?? ''));
 
 /** `<@user> · job #12 · reroll of #3` */
 export function headline(job: JobRecord): string {
-  const origin = job.parentId !== null && ORIGIN_TEXT[job.origin] ? ` · ${ORIGIN_TEXT[job.origin]} #${job.parentId}` : '';
+  const text = originText(job.origin);
+  const origin = job.parentId !== null && text ? ` · ${text} #${job.parentId}` : '';
   return `${mention(job.userId)} · job #${job.id}${origin}`;
 }
 

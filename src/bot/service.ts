@@ -68,7 +68,7 @@ export class JobService {
 
   constructor(private readonly o: JobServiceOptions) {
     this.updater = new MessageUpdater(o.sink, o.progressIntervalMs, o.log);
-    this.view = { defaultSampler: o.backend.info.defaultSampler };
+    this.view = { defaultSampler: o.backend.info.defaultSampler, limits: o.limits };
     this.queue = new FairQueue(o.queue, (id, signal) => this.run(id, signal), {
       onChange: () => {
         this.refreshPositions();
@@ -245,7 +245,7 @@ export class JobService {
       if (signal.aborted) throw new UserError('cancelled', `Job #${id} was cancelled.`);
       const result = job.request.kind === 'imagine' ? await this.o.backend.imagine(job.request, options) : await this.o.backend.edit(job.request, options);
       const done: JobRecord = { ...job, status: 'done', outcome: outcomeOf(result) };
-      await this.deliver(done, await resultMessage(done, result, { limits: this.o.limits, uploadLimitBytes: this.o.uploadLimitBytes, view: this.view }));
+      await this.deliver(done, await resultMessage(done, result, { uploadLimitBytes: this.o.uploadLimitBytes, view: this.view }));
       this.o.store.markDone(id, done.outcome!);
     } catch (e) {
       const cancelled = signal.aborted || (isUserError(e) && e.code === 'cancelled');
