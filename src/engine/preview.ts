@@ -77,7 +77,8 @@ export async function encodePreview(image: RgbImage, options: Pick<PreviewOption
   const height = Math.max(1, Math.round(image.height * scale));
   const resized = sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } }).resize(width, height, { kernel: 'cubic' });
   const data = await (format === 'webp' ? resized.webp({ quality }) : resized.jpeg({ quality })).toBuffer();
-  return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), format, width, height };
+  // A copy of exactly its bytes: a view into a larger buffer would carry all of it across postMessage.
+  return { data: new Uint8Array(data), format, width, height };
 }
 
 /**
