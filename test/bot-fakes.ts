@@ -18,6 +18,7 @@ import { silentLogger } from '../src/bot/log.js';
 import {
   MessageGone,
   type ButtonInteraction,
+  type EditBudget,
   type Interaction,
   type MessageRef,
   type MessageSink,
@@ -173,6 +174,8 @@ export class RecordingSink implements MessageSink {
   /** Set to make posts (e.g. missing permissions) or edits (e.g. message deleted) fail. */
   failPosts = false;
   failEdits = false;
+  /** A per-channel edit budget, as the Discord sink declares one (none by default). */
+  editBudget?: EditBudget;
 
   async post(channelId: string, message: RenderedMessage): Promise<MessageRef> {
     if (this.failPosts) throw new Error('Missing Permissions');

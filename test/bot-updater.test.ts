@@ -5,7 +5,7 @@ import { silentLogger } from '../src/bot/log.js';
 import type { Logger } from '../src/bot/log.js';
 import { MessageGone, type MessageRef } from '../src/bot/port/index.js';
 import { MessageUpdater } from '../src/bot/updater.js';
-import { noisePng, RecordingSink } from './bot-fakes.js';
+import { noisePng, RecordingSink, slash, testBot, testSettings } from './bot-fakes.js';
 
 /** A logger that keeps its lines (and whether each came with an error object, i.e. a stack trace). */
 function recordingLogger(): Logger & { lines: { level: string; message: string; error: boolean }[] } {
@@ -135,6 +135,43 @@ describe('MessageUpdater: the per-channel edit budget (fake clock)', () => {
       await jest.advanceTimersByTimeAsync(1);
       expect(edits()).toEqual(['a1', 'b1', 'a done', 'c1']);
       expect(done).toBe(true);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+});
+
+describe('the job service uses the sink\'s edit budget', () => {
+  test('5 jobs finishing together in one channel: results beyond the budget wait for it, none is lost', async () => {
+    // Only timers are faked: the fake backend and sharp still run on real event-loop turns.
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
+    try {
+      const sink = new RecordingSink();
+      sink.editBudget = { edits: 3, windowMs: 60_000 };
+      const bot = testBot({ sink, settings: testSettings({ queue: { concurrency: 5, maxLength: 20, userMaxPending: 5 }, progressIntervalMs: 3000 }) });
+      const edits = () => sink.events.filter((e) => e.op === 'edit');
+      const done = () => [1, 2, 3, 4, 5].filter((id) => bot.sink.messageOfJob(id).message.content.startsWith('✅'));
+      const settle = async (until: () => boolean) => {
+        for (let i = 0; i < 3000 && !until(); i++) {
+          await new Promise((r) => setImmediate(r));
+          await jest.advanceTimersByTimeAsync(0);
+        }
+      };
+      const sentAt: number[] = [];
+      const realEdit = sink.edit.bind(sink);
+      sink.edit = (ref, message) => (sentAt.push(Date.now()), realEdit(ref, message));
+      for (let i = 1; i <= 5; i++) await bot.router.handle(slash('imagine', { prompt: `fox ${i}`, steps: 6, width: 64, height: 64 }));
+      await settle(() => bot.backend.started.length === 5 && edits().length >= 3);
+      await settle(() => false); // more turns: nothing beyond the budget may go out in this minute
+      expect(edits().length).toBe(3);
+      expect(done().length).toBeLessThan(5);
+      // Minute by minute the rest lands (finals before progress), never more than 3 edits in a minute.
+      for (let minute = 0; minute < 10 && done().length < 5; minute++) {
+        await jest.advanceTimersByTimeAsync(60_000);
+        await settle(() => done().length === 5);
+      }
+      expect(done()).toEqual([1, 2, 3, 4, 5]);
+      expect(busiestWindow(sentAt, 60_000)).toBeLessThanOrEqual(3);
     } finally {
       jest.useRealTimers();
     }
