@@ -4,8 +4,8 @@
  */
 import { ApplicationCommandType, ContextMenuCommandBuilder } from 'discord.js';
 import { UserError } from '../src/engine/errors.js';
-import { acceptEdit, findJob, requireImage } from '../src/bot/command-kit.js';
-import { customId } from '../src/bot/custom-id.js';
+import { acceptEdit, findJob, pressedJob, requireImage } from '../src/bot/command-kit.js';
+import { customId, MODAL_ACTION } from '../src/bot/custom-id.js';
 import { DEFAULT_CROSS } from '../src/bot/edits.js';
 import type { JobRecord } from '../src/bot/job.js';
 import type { Modal } from '../src/bot/port/index.js';
@@ -18,7 +18,7 @@ const EDIT_WITH_PROMPT = 'Edit with prompt';
 export function editModal(job: JobRecord): Modal {
   const current = job.request.kind === 'edit' ? job.request.params : undefined;
   return {
-    customId: customId('edit-modal', job.id),
+    customId: customId(MODAL_ACTION, job.id),
     title: `Edit image #${job.id}`,
     fields: [
       { id: 'edit', label: 'Change', style: 'short', required: true, placeholder: 'cat→dog  (or a whole new prompt)', maxLength: MAX_TEXT },
@@ -54,12 +54,12 @@ const editWithPrompt: BotModule = {
   },
   buttons: {
     actions: ['edit'],
-    async execute(ix, { jobId }, ctx) {
-      await ix.showModal(editModal(requireImage(findJob(ctx, ix, jobId))));
+    async execute(ix, target, ctx) {
+      await ix.showModal(editModal(requireImage(pressedJob(ctx, ix, target))));
     },
   },
   modal: {
-    action: 'edit-modal',
+    action: MODAL_ACTION,
     async execute(ix, jobId, ctx) {
       await ix.defer({ ephemeral: true });
       const text = requiredEditText(ix.fields);

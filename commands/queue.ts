@@ -4,7 +4,7 @@
  */
 import { SlashCommandBuilder } from 'discord.js';
 import { UserError } from '../src/engine/errors.js';
-import { findJob } from '../src/bot/command-kit.js';
+import { findJob, pressedJob } from '../src/bot/command-kit.js';
 import type { BotContext } from '../src/bot/context.js';
 import type { JobRecord } from '../src/bot/job.js';
 import { mention, type Interaction } from '../src/bot/port/index.js';
@@ -82,9 +82,9 @@ const queue: BotModule = {
   },
   buttons: {
     actions: ['cancel'],
-    async execute(ix, { jobId }, ctx) {
+    async execute(ix, target, ctx) {
       await ix.defer({ ephemeral: true });
-      await cancel(ix, ctx, jobId);
+      await cancel(ix, ctx, pressedJob(ctx, ix, target).id);
     },
   },
 };

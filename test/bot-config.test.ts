@@ -29,7 +29,7 @@ describe('configuration', () => {
       maxSize: 768,
       defaults: { steps: 20, size: 512, guidance: 7.5 },
       uploadLimitBytes: 10 * 1024 * 1024,
-      progressIntervalMs: 1500,
+      progressIntervalMs: 3000,
     });
   });
 

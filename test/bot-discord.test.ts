@@ -1,9 +1,23 @@
 import { describe, expect, test } from '@jest/globals';
-import { ApplicationCommandOptionType, ApplicationCommandType, ComponentType, MessageFlags, PermissionsBitField, type Interaction as DjsInteraction } from 'discord.js';
+import {
+  ApplicationCommandOptionType,
+  ApplicationCommandType,
+  ComponentType,
+  DiscordAPIError,
+  MessageFlags,
+  PermissionsBitField,
+  Client,
+  type Interaction as DjsInteraction,
+} from 'discord.js';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { modules } from '../commands/index.js';
 import { editModal } from '../commands/edit-with-prompt.js';
 import { fromInteraction, fromReply, isAdmin } from '../src/bot/discord/interactions.js';
 import { messagePayload, modalPayload } from '../src/bot/discord/payload.js';
+import { DiscordChannelSink } from '../src/bot/discord/sink.js';
+import { loginFailure } from '../src/bot/discord/client.js';
+import { MessageGone } from '../src/bot/port/index.js';
 import { registerCommands } from '../src/bot/register.js';
 import { commandDefinitions } from '../src/bot/router.js';
 import type { JobRecord } from '../src/bot/job.js';
@@ -181,5 +195,70 @@ describe('command registration', () => {
     expect(puts[0][1]).toEqual(definitions);
     expect([guild.scope, global.scope]).toEqual(['guild', 'global']);
     expect(guild.names).toEqual(['imagine', 'edit', 'Edit with prompt', 'queue']);
+  });
+});
+
+describe('the bot-token channel sink', () => {
+  /** A client whose channel answers every edit with `error`. */
+  const failingClient = (error: Error): Client =>
+    ({
+      channels: {
+        fetch: async () => ({ isSendable: () => true, messages: { edit: async () => Promise.reject(error) } }),
+      },
+    }) as unknown as Client;
+  const apiError = (code: number, status: number) =>
+    new DiscordAPIError({ code, message: 'x' }, code, status, 'PATCH', '/channels/1/messages/2', { body: undefined, files: undefined });
+  const ref = { channelId: '1', messageId: '2' };
+
+  test('an edit of a deleted message (10008 Unknown Message) or of a gone channel (10003) is MessageGone', async () => {
+    await expect(new DiscordChannelSink(failingClient(apiError(10008, 404))).edit(ref, { content: 'x' })).rejects.toBeInstanceOf(MessageGone);
+    await expect(new DiscordChannelSink(failingClient(apiError(10003, 404))).edit(ref, { content: 'x' })).rejects.toBeInstanceOf(MessageGone);
+  });
+
+  test('other failures stay what they are; the sink declares Discord\'s per-channel edit budget', async () => {
+    const missingAccess = apiError(50001, 403);
+    await expect(new DiscordChannelSink(failingClient(missingAccess)).edit(ref, { content: 'x' })).rejects.toBe(missingAccess);
+    expect(new DiscordChannelSink(failingClient(missingAccess)).editBudget).toEqual({ edits: 28, windowMs: 60_000 });
+  });
+});
+
+describe('logging in', () => {
+  /** A real discord.js client pointed at a local API; its login error, as the operator would be told it. */
+  async function loginVia(api: string) {
+    const client = new Client({ intents: [], rest: { api, retries: 0, timeout: 5000 } });
+    try {
+      await client.login('MTIz.not-a-real.token');
+      throw new Error('login unexpectedly succeeded');
+    } catch (e) {
+      return loginFailure(e);
+    } finally {
+      await client.destroy();
+    }
+  }
+
+  test('a token Discord refuses (401) says to check DISCORD_TOKEN', async () => {
+    const server: Server = createServer((_req, res) => {
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ message: '401: Unauthorized', code: 0 }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const error = await loginVia(`http://127.0.0.1:${(server.address() as AddressInfo).port}/api`);
+      expect(error.code).toBe('bad_input');
+      expect(error.message).toMatch(/^Discord refused the bot token: check DISCORD_TOKEN/);
+    } finally {
+      server.close();
+    }
+  });
+
+  test('Discord out of reach is a network problem, not a token problem', async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    await new Promise((resolve) => server.close(resolve)); // nothing listens there now
+    const error = await loginVia(`http://127.0.0.1:${port}/api`);
+    expect(error.code).toBe('unavailable');
+    expect(error.message).toMatch(/^Could not reach Discord to log in: .*ECONNREFUSED.*Check the network connection/);
+    expect(error.message).not.toContain('DISCORD_TOKEN');
   });
 });

@@ -18,7 +18,7 @@ describe('engine backend (EngineWorker + the application handlers)', () => {
   });
 
   test("limits and info come from the loaded model", () => {
-    expect(backend.info).toEqual({ model: 'tiny-sd15', provider: 'cpu' });
+    expect(backend.info).toEqual({ model: 'tiny-sd15', provider: 'cpu', defaultSampler: 'pndm' });
     expect(backend.limits).toMatchObject({ minSize: 64, sizeMultiple: 8 });
     expect(backend.limits.samplers).toContain('ddim');
   });

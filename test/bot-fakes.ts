@@ -8,21 +8,24 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { UserError } from '../src/engine/errors.js';
 import type { ImageOutput, ImagineJob, ImagineResult, Timings } from '../src/engine/jobs.js';
+import { previewSteps, type StepPreview } from '../src/engine/preview.js';
 import { SAMPLER_NAMES } from '../src/engine/schedulers/scheduler.js';
 import type { EditJob, EditResult } from '../src/p2p/jobs.js';
 import { createBotApp, type AppSettings, type BotApp } from '../src/bot/app.js';
 import type { BackendLimits, ImageBackend, RunOptions } from '../src/bot/backend.js';
 import type { JobRequest } from '../src/bot/job.js';
 import { silentLogger } from '../src/bot/log.js';
-import type {
-  ButtonInteraction,
-  Interaction,
-  MessageRef,
-  MessageSink,
-  Modal,
-  RenderedMessage,
-  Responder,
-  UserRef,
+import {
+  MessageGone,
+  type ButtonInteraction,
+  type EditBudget,
+  type Interaction,
+  type MessageRef,
+  type MessageSink,
+  type Modal,
+  type RenderedMessage,
+  type Responder,
+  type UserRef,
 } from '../src/bot/port/index.js';
 
 const TIMINGS: Timings = { totalMs: 1, textEncoderMs: 0, unetMs: 0, unetCalls: 0, vaeMs: 0, hostMsPerStep: 0 };
@@ -57,7 +60,9 @@ export class FakeBackend implements ImageBackend {
     guidance: { min: -20, max: 30 },
     samplers: SAMPLER_NAMES,
   };
-  readonly info = { model: 'fake', provider: 'cpu' };
+  readonly info = { model: 'fake', provider: 'cpu', defaultSampler: 'pndm' as const };
+  /** Jobs it runs at once (the queue's concurrency, as a pool of engine workers would report it). */
+  engines = 1;
   /** Every job the backend started, in order. */
   readonly started: JobRequest[] = [];
   private readonly storedSources = new Set<string>();
@@ -76,6 +81,11 @@ export class FakeBackend implements ImageBackend {
   release(): void {
     this.openGate?.();
     this.gate = this.openGate = undefined;
+  }
+
+  watchCapacity(listener: (engines: number) => void): () => void {
+    listener(this.engines);
+    return () => undefined;
   }
 
   /** The next job fails with this error. */
@@ -129,10 +139,18 @@ export class FakeBackend implements ImageBackend {
       if (this.gate && step >= this.gateStep) await Promise.race([this.gate, whenAborted(opts.signal)]);
       if (opts.signal.aborted) throw new UserError('cancelled', 'The job was cancelled.');
       await new Promise((r) => setImmediate(r));
-      opts.onProgress({ step, total: steps, elapsedMs: step * 10, etaMs: (steps - step) * 10 });
+      // Asked-for previews come on the steps the engine would pick (a tiny WebP: the step's grey level).
+      const preview = opts.preview && previewSteps(steps, opts.preview.count).has(step) ? await greyPreview(step, steps) : undefined;
+      opts.onProgress({ step, total: steps, elapsedMs: step * 10, etaMs: (steps - step) * 10, ...(preview ? { preview } : {}) });
     }
     if (failure) throw failure;
   }
+}
+
+async function greyPreview(step: number, steps: number): Promise<StepPreview> {
+  const level = Math.round((255 * step) / steps);
+  const data = await sharp({ create: { width: 16, height: 16, channels: 3, background: { r: level, g: level, b: level } } }).webp().toBuffer();
+  return { data: new Uint8Array(data), format: 'webp', width: 16, height: 16 };
 }
 
 const whenAborted = (signal: AbortSignal): Promise<void> =>
@@ -163,6 +181,8 @@ export class RecordingSink implements MessageSink {
   /** Set to make posts (e.g. missing permissions) or edits (e.g. message deleted) fail. */
   failPosts = false;
   failEdits = false;
+  /** A per-channel edit budget, as the Discord sink declares one (none by default). */
+  editBudget?: EditBudget;
 
   async post(channelId: string, message: RenderedMessage): Promise<MessageRef> {
     if (this.failPosts) throw new Error('Missing Permissions');
@@ -173,7 +193,8 @@ export class RecordingSink implements MessageSink {
   }
 
   async edit(ref: MessageRef, message: RenderedMessage): Promise<void> {
-    if (this.failEdits || !this.messages.has(ref.messageId)) throw new Error('Unknown Message');
+    if (this.failEdits) throw new Error('Unknown Message');
+    if (!this.messages.has(ref.messageId)) throw new MessageGone(ref);
     this.messages.set(ref.messageId, { ref, message });
     this.events.push({ op: 'edit', ref, message });
   }

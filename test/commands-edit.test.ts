@@ -35,9 +35,10 @@ describe('/edit', () => {
       Edit: 'fox→cat',
       'Source → target': 'a red fox on a mat → a red cat on a mat',
       Mode: 'replace',
-      'Cross / self': '0.6 / default',
+      'Cross / self': '0.6 / 0.4',
       Blend: 'fox, cat',
       Seed: '7',
+      Sampler: 'pndm',
     });
     expect(bot.sink.messageOfJob(2).message.content).toContain('edit of #1');
   });

@@ -25,7 +25,11 @@ describe('/imagine', () => {
     expect(backendStartedBeforeDefer).toBe(false);
     // Progress is shown while the job runs.
     await eventually(() => /step 2\/3 · ETA 0 s/.test(bot.sink.messageOfJob(1).message.content), 'progress');
-    expect(bot.sink.messageOfJob(1).message.rows!.flat().map((b) => b.customId)).toEqual(['cancel:1']);
+    const running = bot.sink.messageOfJob(1).message;
+    expect(running.rows!.flat().map((b) => b.customId)).toEqual(['cancel:1']);
+    // The sampler it runs with (the model's own), and the live preview of the step.
+    expect(running.fields).toContainEqual({ name: 'Sampler', value: 'pndm', inline: true });
+    expect(running.attachments!.map((a) => [a.name, a.description])).toEqual([['job-1-step-2.webp', 'Preview at step 2 of 3']]);
     bot.backend.release();
     expect(ix.calls[1].op).toBe('editReply');
     expect(ix.calls[1].message).toMatchObject({ ephemeral: true });

@@ -55,7 +55,7 @@ click Attention maps
     expect(out).toContain('[m3]* ✅ @you · job #3 · edit of #1');
     expect(out).toContain('     Source → target: a red fox on a mat → a red cat on a mat');
     expect(out).toContain('[m4]* ✅ @you · job #4 · stronger edit of #3');
-    expect(out).toContain('     Mode: replace · Cross / self: 0.6 / default');
+    expect(out).toContain('     Mode: replace · Cross / self: 0.6 / 0.4');
     expect(out).toContain('Source attention: reused from the store');
     expect(out).toContain('[m5]* ✅ @you · job #5 · attention maps of #4');
     expect(run.backend.started.map((j) => j.kind)).toEqual(['imagine', 'imagine', 'edit', 'edit', 'edit']);
@@ -88,7 +88,7 @@ click Attention maps
     expect(out).toContain('(dialog) Edit image #1 — answer with: submit edit=… [cross=…] [self=…] [blend=…]');
     expect(out).toContain('error: The dialog needs edit=….');
     expect(out).toContain('[m2]* ✅ @you · job #2 · edit of #1');
-    expect(out).toContain('     Mode: replace · Cross / self: 0.5 / default');
+    expect(out).toContain('     Mode: replace · Cross / self: 0.5 / 0.4');
     expect(out).toContain('[m3]* ✅ @you · job #3 · edit of #2'); // the reply went to the latest image (the edit)
     expect(out).toContain('Source → target: a red fox on a mat → a red owl on a rug');
     expect(out).toContain('(only you) ⚠️ Only the author of job #1 or an admin can delete it.');

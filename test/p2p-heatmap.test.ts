@@ -105,6 +105,22 @@ describe('renderHeatmapGrid', () => {
     expect(crop(img, x, y, tile.width, tile.height)).toEqual(plain.map((v) => Math.round((v + 100) / 2)));
   });
 
+  test.each(fonts)('a title line above the tiles says which prompt the grid shows (%s font)', async (font) => {
+    if (font === 'system' && !(await systemFontsRender())) return;
+    const maps = readNpyFloat32(referencePath(ref.maps['8'].file.file));
+    const tile = tileShape(8, 8, 64);
+    const plain = await decode(await renderHeatmapGrid({ maps: maps.data, h: 8, w: 8, tokens: ['a', 'cat'], tileSize: 64, font }));
+    const titled = await decode(await renderHeatmapGrid({ maps: maps.data, h: 8, w: 8, tokens: ['a', 'cat'], tileSize: 64, font, title: 'Attention of: a cat' }));
+    const layout = heatmapGridLayout(2, tile, 8, true);
+    expect(layout.titleHeight).toBeGreaterThan(0);
+    expect([titled.width, titled.height]).toEqual([layout.width, layout.height]);
+    expect(titled.height).toBe(plain.height + layout.titleHeight);
+    // The band holds text; the tiles are the same, moved down under it.
+    expect(inkPixels(crop(titled, 0, 0, titled.width, layout.titleHeight + 4))).toBeGreaterThanOrEqual(20);
+    expect(inkPixels(crop(plain, 0, 0, plain.width, 4))).toBe(0);
+    layout.origins.forEach(({ x, y }, i) => expect(crop(titled, x, y, tile.width, tile.height)).toEqual(heatmapTile(maps.data, 8, 8, i + 1, tile)));
+  });
+
   test('long prompts wrap into rows; too many labels for the maps is an error', async () => {
     const layout = heatmapGridLayout(20, { width: 32, height: 32 }, 8);
     expect(new Set(layout.origins.map((o) => o.y)).size).toBe(3);

@@ -3,6 +3,7 @@
  * worker thread; tests use an in-process fake. Nothing on this side of the port touches ONNX Runtime.
  */
 import type { ImagineJob, ImagineResult, StepProgress } from '../engine/jobs.js';
+import type { PreviewOptions } from '../engine/preview.js';
 import type { SamplerName } from '../engine/schedulers/scheduler.js';
 import type { EditJob, EditResult } from '../p2p/jobs.js';
 
@@ -16,6 +17,8 @@ export interface RunOptions {
   onProgress(progress: StepProgress): void;
   /** Aborting it cancels the job between steps: the promise rejects with UserError('cancelled'). */
   signal: AbortSignal;
+  /** Attach live previews to some progress reports. */
+  preview?: PreviewOptions;
 }
 
 /** What the loaded model accepts. The bot combines these with the operator's caps (MAX_STEPS, MAX_SIZE). */
@@ -34,6 +37,8 @@ export interface BackendInfo {
   /** The model's folder name, shown in results. */
   model: string;
   provider: string;
+  /** The sampler of jobs that do not name one (the model's scheduler_config.json), shown in their messages. */
+  defaultSampler: SamplerName;
 }
 
 export interface ImageBackend {

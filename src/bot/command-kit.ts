@@ -1,6 +1,8 @@
 /** Helpers shared by the command modules in commands/: accepting a job, and finding the image a user means. */
 import { UserError } from '../engine/errors.js';
+import { specOf } from './actions.js';
 import type { BotContext } from './context.js';
+import type { Action } from './custom-id.js';
 import type { JobRecord } from './job.js';
 import type { Interaction } from './port/index.js';
 import { parseEdit } from '../p2p/edit/language.js';
@@ -33,6 +35,19 @@ export async function acceptJob(ix: Interaction, ctx: BotContext, job: Omit<Vari
 export function findJob(ctx: BotContext, ix: Interaction, jobId: number): JobRecord {
   const job = ctx.store.get(jobId);
   if (!job || job.guildId !== ix.guildId) throw new UserError('not_found', `There is no job #${jobId} here.`);
+  return job;
+}
+
+/**
+ * The job a button was pressed under, as seen from the interaction's server, after checking who may press that
+ * button (its descriptor in ./actions.ts): some are for the job's author and admins only.
+ */
+export function pressedJob(ctx: BotContext, ix: Interaction, target: { action: Action; jobId: number }): JobRecord {
+  const job = findJob(ctx, ix, target.jobId);
+  const spec = specOf(target.action);
+  if (spec?.who === 'author' && job.userId !== ix.user.id && !ix.isAdmin) {
+    throw new UserError('forbidden', `Only the author of job #${job.id} or an admin can ${(spec.label ?? spec.id).toLowerCase()} it.`);
+  }
   return job;
 }
 

@@ -97,7 +97,7 @@ export function loadConfig(env: Env, needs: ConfigNeeds): BotConfig {
       guidance: read.number('DEFAULT_CFG', 7.5, { min: -100, max: 100 }),
     },
     uploadLimitBytes: Math.round(read.number('UPLOAD_LIMIT_MB', 10, { min: 0.1, max: 500 }) * 1024 * 1024),
-    progressIntervalMs: read.integer('PROGRESS_INTERVAL_MS', 1500, { min: 1000, max: 60_000 }),
+    progressIntervalMs: read.integer('PROGRESS_INTERVAL_MS', 3000, { min: 1000, max: 60_000 }),
   };
   if (config.defaults.steps > config.maxSteps) read.problem('DEFAULT_STEPS', `must not exceed MAX_STEPS (${config.maxSteps})`);
   if (config.defaults.size > config.maxSize) read.problem('DEFAULT_SIZE', `must not exceed MAX_SIZE (${config.maxSize})`);

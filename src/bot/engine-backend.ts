@@ -40,19 +40,22 @@ class EngineBackend implements ImageBackend {
 
   constructor(private readonly worker: EngineWorker) {
     const { model, provider } = worker.info;
-    this.info = { model: model.name, provider };
+    this.info = { model: model.name, provider, defaultSampler: model.defaultSampler };
     this.limits = engineLimits(model.vaeScaleFactor);
   }
 
   imagine(job: ImagineJob, opts: RunOptions): Promise<ImagineResult> {
-    return this.worker.run<ImagineResult>(job, opts);
+    return this.worker.run<ImagineResult>(withPreview(job, opts), opts);
   }
 
   edit(job: EditJob, opts: RunOptions): Promise<EditResult> {
-    return this.worker.run<EditResult>(job, opts);
+    return this.worker.run<EditResult>(withPreview(job, opts), opts);
   }
 
   close(): Promise<void> {
     return this.worker.close();
   }
 }
+
+/** Previews are asked for per run (the stored job stays what the user asked for). */
+const withPreview = <J extends ImagineJob | EditJob>(job: J, opts: RunOptions): J => (opts.preview ? { ...job, preview: opts.preview } : job);

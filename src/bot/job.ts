@@ -3,22 +3,14 @@ import type { ErrorValue } from '../engine/errors.js';
 import type { ImagineJob, Timings } from '../engine/jobs.js';
 import type { SamplerName } from '../engine/schedulers/scheduler.js';
 import type { EditJob } from '../p2p/jobs.js';
+import type { JobAction } from './actions.js';
 
 export type JobRequest = ImagineJob | EditJob;
 
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 
-/** What created the job: a command, or the button pressed under its parent. */
-export type JobOrigin =
-  | 'imagine'
-  | 'edit'
-  | 'reroll'
-  | 'cfg-lower'
-  | 'cfg-higher'
-  | 'cfg-negative'
-  | 'edit-stronger'
-  | 'edit-weaker'
-  | 'attention';
+/** What created the job: a command, or the button pressed under its parent (./actions.ts). */
+export type JobOrigin = 'imagine' | 'edit' | JobAction;
 
 /** What the engine reported, minus the images (those live in the Discord message). */
 export type JobOutcome =

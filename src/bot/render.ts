@@ -3,14 +3,23 @@
  * parameters, buttons), a failure or a cancellation. The same text for Discord and the console driver.
  */
 import type { ImagineParams, ImagineResult, StepProgress } from '../engine/jobs.js';
+import type { StepPreview } from '../engine/preview.js';
+import type { SamplerName } from '../engine/schedulers/scheduler.js';
 import type { EditParams, EditResult, StepWindow } from '../p2p/jobs.js';
 import type { BackendLimits } from './backend.js';
-import { resultRows, statusRows } from './buttons.js';
-import { DEFAULT_CROSS } from './edits.js';
+import { actionSpec, resultRows, statusRows } from './actions.js';
+import { DEFAULT_CROSS_WINDOW, DEFAULT_SELF_WINDOW } from '../p2p/edit/schedule.js';
 import { fitUpload } from './fit-upload.js';
 import type { JobOrigin, JobRecord } from './job.js';
 import { mention, type Attachment, type Field, type RenderedMessage } from './port/index.js';
 import { formatNumber } from './variations.js';
+
+/** What the messages need to know of the loaded model: the sampler a job without its own runs with. */
+export interface RenderContext {
+  defaultSampler: SamplerName;
+  /** Effective limits: whether a variation applies (and so its button shows) depends on them. */
+  limits: BackendLimits;
+}
 
 /**
  * Why the queue does not start jobs: an admin paused it, the bot is shutting down (jobs resume on restart), or no
@@ -18,12 +27,19 @@ import { formatNumber } from './variations.js';
  */
 export type PauseReason = 'admin' | 'shutdown' | 'no-worker';
 
+/** The newest live preview of a running job, and the step it shows. */
+export interface ShownPreview {
+  step: number;
+  total: number;
+  image: StepPreview;
+}
+
 export type JobState =
   | { phase: 'queued'; position: number | undefined; paused?: PauseReason }
-  | { phase: 'running'; progress?: StepProgress };
+  | { phase: 'running'; progress?: StepProgress; preview?: ShownPreview };
 
 /** The status message of a job that has not finished. */
-export function statusMessage(job: JobRecord, state: JobState): RenderedMessage {
+export function statusMessage(job: JobRecord, state: JobState, view: RenderContext): RenderedMessage {
   let status: string;
   if (state.phase === 'queued') {
     status = state.position === undefined ? 'queued' : `queued — position ${state.position}`;
@@ -37,20 +53,32 @@ export function statusMessage(job: JobRecord, state: JobState): RenderedMessage 
     status = 'starting…';
   }
   const icon = state.phase === 'queued' ? '⏳' : '🎨';
-  return { content: `${icon} ${headline(job)} · ${status}`, fields: jobFields(job), rows: statusRows(job) };
+  const preview = state.phase === 'running' ? state.preview : undefined;
+  return {
+    content: `${icon} ${headline(job)} · ${status}`,
+    fields: jobFields(job, view),
+    rows: statusRows(job, view.limits),
+    ...(preview ? { attachments: [previewAttachment(job, preview)] } : {}),
+  };
+}
+
+/** `job-12-step-05.webp`: one name per step, so the console driver keeps every preview it is shown. */
+function previewAttachment(job: JobRecord, { step, total, image }: ShownPreview): Attachment {
+  const digits = String(total).length;
+  return { name: `job-${job.id}-step-${String(step).padStart(digits, '0')}.${image.format === 'jpeg' ? 'jpg' : 'webp'}`, data: image.data, description: `Preview at step ${step} of ${total}` };
 }
 
 /** The finished job: its image (and attention maps when asked), parameters and buttons. */
 export async function resultMessage(
   job: JobRecord,
   result: ImagineResult | EditResult,
-  opts: { limits: BackendLimits; uploadLimitBytes: number },
+  opts: { uploadLimitBytes: number; view: RenderContext },
 ): Promise<RenderedMessage> {
   const notes: string[] = [];
   const attachments: Attachment[] = [];
   const images = [
     { image: result.image, name: `job-${job.id}`, alt: altText(job) },
-    ...(result.attentionMap ? [{ image: result.attentionMap, name: `job-${job.id}-attention`, alt: 'Per-token attention heat maps' }] : []),
+    ...(result.attentionMap ? [{ image: result.attentionMap, name: `job-${job.id}-attention`, alt: `Per-token attention heat maps of: ${shownPrompt(result)}` }] : []),
   ];
   for (const { image, name, alt } of images) {
     const fitted = await fitUpload(name, image.png, opts.uploadLimitBytes, alt);
@@ -61,51 +89,42 @@ export async function resultMessage(
     notes.push(`⚠️ The prompt was longer than 77 tokens; dropped: "${result.truncated.join(' ')}"`);
   }
   const content = [`✅ ${headline(job)}`, ...notes].join('\n');
-  return { content, fields: jobFields(job), attachments, rows: resultRows(job, opts.limits) };
+  return { content, fields: jobFields(job, opts.view), attachments, rows: resultRows(job, opts.view.limits) };
 }
 
 /** A failed or cancelled job. Internal errors show a short apology (the details are in the log). */
-export function endedMessage(job: JobRecord): RenderedMessage {
+export function endedMessage(job: JobRecord, view: RenderContext): RenderedMessage {
   let text: string;
   if (job.status === 'cancelled') text = `🚫 ${headline(job)} · cancelled`;
   else if (!job.error || job.error.code === 'internal') text = `⚠️ ${headline(job)} · failed: something went wrong on the bot's side (it is logged).`;
   else text = `⚠️ ${headline(job)} · failed: ${job.error.message}`;
-  return { content: text, fields: jobFields(job) };
+  return { content: text, fields: jobFields(job, view) };
 }
 
-const ORIGIN_TEXT: Record<JobOrigin, string> = {
-  imagine: '',
-  edit: 'edit of',
-  reroll: 'reroll of',
-  'cfg-lower': 'guidance variation of',
-  'cfg-higher': 'guidance variation of',
-  'cfg-negative': 'negative-guidance variation of',
-  'edit-stronger': 'stronger edit of',
-  'edit-weaker': 'weaker edit of',
-  attention: 'attention maps of',
-};
+const originText = (origin: JobOrigin): string => (origin === 'imagine' ? '' : origin === 'edit' ? 'edit of' : (actionSpec(origin).origin ?? ''));
 
 /** `<@user> · job #12 · reroll of #3` */
 export function headline(job: JobRecord): string {
-  const origin = job.parentId !== null && ORIGIN_TEXT[job.origin] ? ` · ${ORIGIN_TEXT[job.origin]} #${job.parentId}` : '';
+  const text = originText(job.origin);
+  const origin = job.parentId !== null && text ? ` · ${text} #${job.parentId}` : '';
   return `${mention(job.userId)} · job #${job.id}${origin}`;
 }
 
-/** The parameters, as embed fields. */
-function jobFields(job: JobRecord): Field[] {
+/** The parameters, as embed fields. A job without its own sampler shows the one it runs with (the model's). */
+function jobFields(job: JobRecord, view: RenderContext): Field[] {
   const request = job.request;
   if (request.kind === 'imagine') {
-    const sampler = job.outcome?.kind === 'imagine' ? job.outcome.sampler : request.params.sampler;
+    const sampler = job.outcome?.kind === 'imagine' ? job.outcome.sampler : (request.params.sampler ?? view.defaultSampler);
     return [
       { name: 'Prompt', value: request.params.prompt },
       ...(request.params.negativePrompt ? [{ name: 'Negative', value: request.params.negativePrompt }] : []),
       ...generationFields(request.params, request.params.guidance, sampler),
     ];
   }
-  return editFields(request.params, job);
+  return editFields(request.params, job, view);
 }
 
-function editFields(p: EditParams, job: JobRecord): Field[] {
+function editFields(p: EditParams, job: JobRecord, view: RenderContext): Field[] {
   const outcome = job.outcome?.kind === 'edit' ? job.outcome : undefined;
   const target = outcome ? `${p.source.prompt} → ${outcome.targetPrompt}` : p.source.prompt;
   const fields: Field[] = [
@@ -114,24 +133,27 @@ function editFields(p: EditParams, job: JobRecord): Field[] {
   ];
   if (outcome) fields.push({ name: 'Mode', value: outcome.mode, inline: true });
   fields.push(
-    { name: 'Cross / self', value: `${formatWindow(p.cross ?? DEFAULT_CROSS)} / ${p.self === undefined ? 'default' : formatWindow(p.self)}`, inline: true },
+    { name: 'Cross / self', value: `${formatWindow(p.cross ?? DEFAULT_CROSS_WINDOW)} / ${formatWindow(p.self ?? DEFAULT_SELF_WINDOW)}`, inline: true },
   );
   if (p.blend?.length) fields.push({ name: 'Blend', value: p.blend.join(', '), inline: true });
   if (p.weights?.length) fields.push({ name: 'Weights', value: p.weights.map((w) => `${w.word} ×${w.weight}`).join(', '), inline: true });
-  fields.push(...generationFields(p.source, p.guidance ?? p.source.guidance, p.source.sampler));
+  fields.push(...generationFields(p.source, p.guidance ?? p.source.guidance, p.source.sampler ?? view.defaultSampler));
   if (outcome) fields.push({ name: 'Source attention', value: outcome.reusedSource ? 'reused from the store' : 'computed', inline: true });
   return fields;
 }
 
-function generationFields(p: ImagineParams, guidance: number, sampler: string | undefined): Field[] {
+function generationFields(p: ImagineParams, guidance: number, sampler: SamplerName): Field[] {
   return [
     { name: 'Seed', value: p.seed, inline: true },
     { name: 'Steps', value: String(p.steps), inline: true },
     { name: 'CFG', value: formatNumber(guidance), inline: true },
-    { name: 'Sampler', value: sampler ?? 'model default', inline: true },
+    { name: 'Sampler', value: sampler, inline: true },
     { name: 'Size', value: `${p.width}×${p.height}`, inline: true },
   ];
 }
+
+/** The prompt an image (and its heat maps) shows: the generation's, or the edit's target. */
+const shownPrompt = (result: ImagineResult | EditResult): string => (result.kind === 'imagine' ? result.params.prompt : result.targetPrompt);
 
 function altText(job: JobRecord): string {
   const text = job.request.kind === 'imagine' ? job.request.params.prompt : `${job.request.params.source.prompt} (edit: ${job.request.params.edit})`;

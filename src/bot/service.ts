@@ -11,10 +11,10 @@ import type { BackendLimits, ImageBackend, RunOptions } from './backend.js';
 import type { JobOrigin, JobOutcome, JobRecord, JobRequest } from './job.js';
 import { isFinished } from './job.js';
 import type { Logger } from './log.js';
-import type { MessageRef, MessageSink, RenderedMessage, UserRef } from './port/index.js';
+import { isMessageGone, type MessageRef, type MessageSink, type RenderedMessage, type UserRef } from './port/index.js';
 import type { QueueConfig } from './config.js';
 import { FairQueue } from './queue.js';
-import { endedMessage, resultMessage, statusMessage, type JobState, type PauseReason } from './render.js';
+import { endedMessage, resultMessage, statusMessage, type JobState, type PauseReason, type RenderContext, type ShownPreview } from './render.js';
 import type { JobStore } from './store.js';
 import { MessageUpdater } from './updater.js';
 import { checkRequest } from './validate.js';
@@ -32,6 +32,9 @@ export interface JobServiceOptions {
   /** Minimum time between two edits of one message. */
   progressIntervalMs: number;
 }
+
+/** Live previews per job at most; the engine also leaves progressIntervalMs between two (it computes no more than are shown). */
+const PREVIEWS_PER_JOB = 8;
 
 export interface SubmitInput {
   request: JobRequest;
@@ -56,6 +59,8 @@ export class JobService {
   /** Resolves when a job's status message exists (a job never starts before it). */
   private readonly posted = new Map<number, Promise<void>>();
   private readonly progress = new Map<number, StepProgress>();
+  /** The newest live preview of each running job (progress reports without one keep showing it). */
+  private readonly previews = new Map<number, ShownPreview>();
   /** The queue position each waiting job's message shows, to edit only on change. */
   private readonly shown = new Map<number, string>();
   private pauseReason: PauseReason | undefined;
@@ -75,6 +80,11 @@ export class JobService {
       onError: (id, e) => o.log.error(`job ${id} could not be delivered`, e),
     });
     this.stopWatchingCapacity = o.backend.watchCapacity?.((engines) => this.queue.setConcurrency(engines)) ?? (() => {});
+  }
+
+  /** What messages need of the model; read each time, since a remote backend learns it from its workers. */
+  private get view(): RenderContext {
+    return { defaultSampler: this.o.backend.info.defaultSampler, limits: this.o.limits };
   }
 
   /**
@@ -116,7 +126,7 @@ export class JobService {
     if (found === 'running') return job; // run() sees the abort, marks it cancelled and edits the message.
     const cancelled = this.o.store.markCancelled(jobId);
     this.forget(jobId);
-    await this.deliver(cancelled, endedMessage(cancelled));
+    await this.deliver(cancelled, endedMessage(cancelled, this.view));
     return cancelled;
   }
 
@@ -164,7 +174,7 @@ export class JobService {
         checkRequest(job.request, this.o.limits);
       } catch (e) {
         const ended = this.o.store.markFailed(job.id, toErrorValue(e));
-        await this.deliver(ended, endedMessage(ended)).catch((err) => this.o.log.warn(`could not tell the user of job ${job.id}`, err));
+        await this.deliver(ended, endedMessage(ended, this.view)).catch((err) => this.o.log.warn(`could not tell the user of job ${job.id}`, err));
         failed++;
         continue;
       }
@@ -190,6 +200,7 @@ export class JobService {
   private forget(id: number): void {
     this.active.delete(id);
     this.progress.delete(id);
+    this.previews.delete(id);
     this.shown.delete(id);
     this.posted.delete(id);
   }
@@ -214,7 +225,7 @@ export class JobService {
   }
 
   private async postStatus(job: JobRecord): Promise<JobRecord> {
-    const ref = await this.o.sink.post(job.channelId, statusMessage(job, this.stateOf(job.id)));
+    const ref = await this.o.sink.post(job.channelId, statusMessage(job, this.stateOf(job.id), this.view));
     const withMessage = this.o.store.setMessage(job.id, ref.messageId);
     if (this.active.has(job.id)) this.active.set(job.id, withMessage);
     return withMessage;
@@ -228,27 +239,29 @@ export class JobService {
     if (this.o.store.get(id)?.status !== 'queued') return;
     const job = this.o.store.markRunning(id);
     this.active.set(id, job);
-    this.show(job, statusMessage(job, { phase: 'running' }));
+    this.show(job, statusMessage(job, { phase: 'running' }, this.view));
     const options: RunOptions = {
       jobKey: String(id),
       signal,
-      onProgress: (p) => {
+      preview: { count: PREVIEWS_PER_JOB, minIntervalMs: this.o.progressIntervalMs },
+      onProgress: ({ preview: image, ...p }) => {
         this.progress.set(id, p);
-        this.show(job, statusMessage(job, { phase: 'running', progress: p }));
+        if (image) this.previews.set(id, { step: p.step, total: p.total, image });
+        this.show(job, statusMessage(job, { phase: 'running', progress: p, preview: this.previews.get(id) }, this.view));
       },
     };
     try {
       if (signal.aborted) throw new UserError('cancelled', `Job #${id} was cancelled.`);
       const result = job.request.kind === 'imagine' ? await this.o.backend.imagine(job.request, options) : await this.o.backend.edit(job.request, options);
       const done: JobRecord = { ...job, status: 'done', outcome: outcomeOf(result) };
-      await this.deliver(done, await resultMessage(done, result, { limits: this.o.limits, uploadLimitBytes: this.o.uploadLimitBytes }));
+      await this.deliver(done, await resultMessage(done, result, { uploadLimitBytes: this.o.uploadLimitBytes, view: this.view }));
       this.o.store.markDone(id, done.outcome!);
     } catch (e) {
       const cancelled = signal.aborted || (isUserError(e) && e.code === 'cancelled');
       // Bugs (ours or the engine's 'internal' errors) are logged in full; users only see a short apology.
       if (!cancelled && (!isUserError(e) || e.code === 'internal')) this.o.log.error(`job ${id} failed`, e);
       const ended = cancelled ? this.o.store.markCancelled(id) : this.o.store.markFailed(id, toErrorValue(e));
-      await this.deliver(ended, endedMessage(ended));
+      await this.deliver(ended, endedMessage(ended, this.view));
     } finally {
       this.forget(id);
     }
@@ -262,7 +275,8 @@ export class JobService {
         await this.updater.final(ref, message);
         return;
       } catch (e) {
-        this.o.log.warn(`could not edit the message of job ${job.id}; posting a new one`, e);
+        if (isMessageGone(e)) this.o.log.info(`the message of job ${job.id} was deleted; posting the result as a new one`);
+        else this.o.log.warn(`could not edit the message of job ${job.id}; posting a new one`, e);
       }
     }
     const posted = await this.o.sink.post(job.channelId, message);
@@ -275,7 +289,7 @@ export class JobService {
   }
 
   private stateOf(id: number): JobState {
-    if (this.queue.runningIds().includes(id)) return { phase: 'running', progress: this.progress.get(id) };
+    if (this.queue.runningIds().includes(id)) return { phase: 'running', progress: this.progress.get(id), preview: this.previews.get(id) };
     return { phase: 'queued', position: this.queue.position(id), paused: this.pausedFor() };
   }
 
@@ -292,7 +306,7 @@ export class JobService {
       const key = `${state.position}/${state.paused}`;
       if (!job?.messageId || this.shown.get(entry.id) === key) continue;
       this.shown.set(entry.id, key);
-      this.show(job, statusMessage(job, state));
+      this.show(job, statusMessage(job, state, this.view));
     }
   }
 }

@@ -1,10 +1,9 @@
 /**
- * The jobs a button under a result creates. Labels and the jobs behind them come from the same functions, so a
- * button pressed after a restart does exactly what its label said.
+ * The jobs the buttons under a result make (./actions.ts says which button makes which). Labels and the jobs
+ * behind them come from the same functions, so a button pressed after a restart does exactly what its label said.
  */
 import { randomSeed } from '../engine/noise/seed.js';
 import type { BackendLimits } from './backend.js';
-import type { Action } from './custom-id.js';
 import { scaledCross } from './edits.js';
 import type { JobOrigin, JobRecord, JobRequest } from './job.js';
 
@@ -61,29 +60,9 @@ export function strengthVariation(job: JobRecord, direction: 'stronger' | 'weake
 }
 
 /** The same job again with its per-token attention heat maps. */
-function attentionVariation(job: JobRecord): Variation {
+export function attentionVariation(job: JobRecord): Variation {
   const request: JobRequest = job.request.kind === 'imagine' ? { kind: 'imagine', params: job.request.params, attentionMap: true } : { kind: 'edit', params: job.request.params, attentionMap: true };
   return { origin: 'attention', label: 'Attention maps', request };
-}
-
-/** The variation a job-creating button stands for, or undefined when it does not apply to this job. */
-export function variationFor(action: Action, job: JobRecord, limits: BackendLimits): Variation | undefined {
-  switch (action) {
-    case 'cfg-lower':
-    case 'cfg-higher':
-    case 'cfg-negative':
-      return guidanceVariation(job, action, limits);
-    case 'reroll':
-      return rerollVariation(job);
-    case 'edit-stronger':
-      return strengthVariation(job, 'stronger');
-    case 'edit-weaker':
-      return strengthVariation(job, 'weaker');
-    case 'attention':
-      return attentionVariation(job);
-    default:
-      return undefined;
-  }
 }
 
 function withGuidance(request: JobRequest, guidance: number): JobRequest {

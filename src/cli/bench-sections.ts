@@ -92,7 +92,7 @@ function lagFigures(lag: EventLoopLag): BenchFigure[] {
   return [ms('main event-loop lag during the job, max', lag.maxMs), ms('main event-loop lag during the job, p99', lag.p99Ms)];
 }
 
-function median(values: readonly number[]): number {
+export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;

@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { config as loadDotenv } from 'dotenv';
-import { UserError } from '../engine/errors.js';
+import { isUserError, UserError } from '../engine/errors.js';
 import { loadConfig, redactor, type BotConfig, type DiscordConfig } from '../bot/config.js';
 import { startDiscordBot } from '../bot/discord/client.js';
 import { createLogger } from '../bot/log.js';
@@ -29,8 +29,9 @@ async function runBot(): Promise<void> {
     bot = await startDiscordBot(config, backend, log);
   } catch (e) {
     await backend.close();
-    // discord.js' login errors are plain Errors; the token itself must not be echoed.
-    throw new UserError('bad_input', redactor(config)(`Could not log in to Discord: ${e instanceof Error ? e.message : String(e)} (check DISCORD_TOKEN).`));
+    // A refused token and an unreachable Discord are told apart (see loginFailure); the token itself must not be echoed.
+    if (isUserError(e)) throw new UserError(e.code, redactor(config)(e.message));
+    throw new UserError('internal', redactor(config)(`Could not start the bot: ${e instanceof Error ? e.message : String(e)}`));
   }
   const running = bot;
   await new Promise<void>((resolve) => {

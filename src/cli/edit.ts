@@ -8,6 +8,7 @@ import type { EditJob, EditParams, EditResult, StepWindow } from '../p2p/jobs.js
 import { addEngineOptions, startEngine } from './engine-options.js';
 import { addGenerationOptions, generationParams, writeFile, writeOutputs, type GenerationOptions } from './imagine.js';
 import { finiteNumber, integer } from './options.js';
+import { previewRequest, writePreview } from './preview-out.js';
 import { formatSeconds, ProgressBar } from './progress-bar.js';
 
 interface EditOptions extends GenerationOptions {
@@ -84,12 +85,13 @@ async function edit(options: EditOptions): Promise<void> {
     sourceImage: options.sourceOut !== undefined,
     returnLatents: options.saveLatents !== undefined,
     attentionMap: options.attentionOut !== undefined,
+    ...previewRequest(options.previewOut),
   };
   const engine = await startEngine(options);
   const bar = new ProgressBar(process.stderr);
   let result: EditResult;
   try {
-    result = await engine.run<EditResult>(job, { onProgress: (progress) => bar.update(progress) });
+    result = await engine.run<EditResult>(job, { onProgress: (progress) => (bar.update(progress), writePreview(options.previewOut, progress)) });
   } finally {
     bar.clear();
     await engine.close();

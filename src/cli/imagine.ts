@@ -8,6 +8,7 @@ import { writeNpyFloat32 } from '../engine/npy.js';
 import { SAMPLER_NAMES, type SamplerName } from '../engine/schedulers/scheduler.js';
 import { addEngineOptions, startEngine, type EngineCliOptions } from './engine-options.js';
 import { finiteNumber, fromValidator, integer } from './options.js';
+import { previewOption, previewRequest, writePreview } from './preview-out.js';
 import { formatSeconds, ProgressBar } from './progress-bar.js';
 
 /** The generation options `imagine` and `edit` share (the edit's are its source image's). */
@@ -23,6 +24,7 @@ export interface GenerationOptions extends EngineCliOptions {
   out?: string;
   saveLatents?: string;
   attentionOut?: string;
+  previewOut?: string;
 }
 
 const imageSide = integer({ min: 8, multipleOf: 8 });
@@ -39,7 +41,8 @@ export function addGenerationOptions(command: Command): Command {
     .addOption(new Option('--scheduler <name>', "sampler (default: the model's own)").choices(SAMPLER_NAMES))
     .option('--out <file.png>', 'where to write the image (default: reprompt-<seed>.png)')
     .option('--save-latents <file.npy>', 'also write the final latents (before VAE scaling) as float32 .npy')
-    .option('--attention-out <grid.png>', 'also write the per-token cross-attention heat-map grid');
+    .option('--attention-out <grid.png>', 'also write the per-token cross-attention heat-map grid')
+    .option(...previewOption);
 }
 
 export function register(program: Command): void {
@@ -68,12 +71,13 @@ async function imagine(options: GenerationOptions): Promise<void> {
     params,
     returnLatents: options.saveLatents !== undefined,
     attentionMap: options.attentionOut !== undefined,
+    ...previewRequest(options.previewOut),
   };
   const engine = await startEngine(options);
   const bar = new ProgressBar(process.stderr);
   let result: ImagineResult;
   try {
-    result = await engine.run<ImagineResult>(job, { onProgress: (progress) => bar.update(progress) });
+    result = await engine.run<ImagineResult>(job, { onProgress: (progress) => (bar.update(progress), writePreview(options.previewOut, progress)) });
   } finally {
     bar.clear();
     await engine.close();

@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'busy' // queue full, per-user cap
   | 'not_found' // an image / job id that does not exist
   | 'forbidden' // not allowed (delete someone else's image)
+  | 'unavailable' // a service the program needs (Discord) cannot be reached
   | 'internal'; // a bug: logged in full, shown to users as a short apology
 
 export class UserError extends Error {

@@ -2,6 +2,7 @@
  * Plain-data job descriptions that cross the worker boundary (postMessage) and are stored in the bot's
  * database. Everything here is JSON-safe: seeds are decimal strings because they may exceed 2^53.
  */
+import type { PreviewOptions, StepPreview } from './preview.js';
 import type { SamplerName } from './schedulers/scheduler.js';
 import type { Trajectory } from './trajectory.js';
 
@@ -27,15 +28,19 @@ export interface ImagineJob {
   attentionMap?: boolean;
   /** Return the final latents (before VAE scaling) as well. */
   returnLatents?: boolean;
+  /** Attach live previews to some progress reports (see ./preview.ts). Not part of what the job draws. */
+  preview?: PreviewOptions;
 }
 
 export interface StepProgress {
-  /** 1-based UNet evaluation just finished, and the total. */
+  /** 1-based sampler step just finished, and the steps asked for (PNDM's extra first UNet call is not a step). */
   step: number;
   total: number;
   elapsedMs: number;
-  /** Estimated time left, from the mean step time so far. */
+  /** Estimated time left, from the mean UNet call time so far. */
   etaMs: number;
+  /** The picture forming (x₀ through the latent→RGB approximation), on the steps chosen by the job's preview options. */
+  preview?: StepPreview;
 }
 
 export interface Timings {

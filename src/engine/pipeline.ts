@@ -19,6 +19,7 @@ import { ClipTextEncoder } from './onnx/text-encoder.js';
 import { UNet, type UNetLoader } from './onnx/unet.js';
 import { VaeDecoder } from './onnx/vae-decoder.js';
 import { VaeEncoder } from './onnx/vae-encoder.js';
+import { LatentPreviewer, type PreviewOptions } from './preview.js';
 import { createScheduler } from './schedulers/index.js';
 import { SAMPLER_NAMES, type SamplerName, type Scheduler } from './schedulers/scheduler.js';
 import { ClipTokenizer } from './tokenizer.js';
@@ -45,8 +46,10 @@ export interface DenoiseRequest {
   /** Default: the model's own scheduler. */
   sampler?: SamplerName;
   controller?: DenoiseController;
-  /** Called after every UNet evaluation. */
+  /** Called after every sampler step (PNDM's doubled first step reports once, after its second UNet call). */
   onProgress?(p: StepProgress): void;
+  /** Attach a preview of the last row's x₀ to some progress reports (only those steps compute it). */
+  preview?: PreviewOptions;
   /** Checked before every step; true → UserError('cancelled'). */
   shouldCancel?(): boolean;
   /**
@@ -152,6 +155,7 @@ export class StableDiffusionPipeline {
     const context = { randn: () => noise.next() };
 
     const count = scheduler.timesteps.length;
+    const previewer = req.preview && req.onProgress ? new LatentPreviewer(scheduler, req.steps, req.preview) : undefined;
     const loopStart = performance.now();
     let unetMs = 0;
     for (let index = first; index < count; index++) {
@@ -159,8 +163,9 @@ export class StableDiffusionPipeline {
       const timestep = scheduler.timesteps[index];
       const call: UNetCall = { index, count, timestep, rows, cfg: guidance.cfg, batch: guidance.batch, latentHeight, latentWidth };
       const fetches = req.controller?.unetFetches?.(call) ?? [];
+      const scaled = scheduler.scaleModelInput(latents, index);
       const output = await this.unet.run({
-        sample: guidance.unetInput(scheduler.scaleModelInput(latents, index)),
+        sample: guidance.unetInput(scaled),
         dims: [guidance.batch, channels, latentHeight, latentWidth],
         timestep,
         encoderHiddenStates: text.hiddenStates,
@@ -169,9 +174,18 @@ export class StableDiffusionPipeline {
       });
       unetMs += output.runMs;
       if (fetches.length > 0) req.controller?.onUnetOutputs?.(call, output.extras);
-      latents = scheduler.step(guidance.noisePrediction(output.noisePred), index, latents, context);
+      const prediction = guidance.noisePrediction(output.noisePred);
+      latents = scheduler.step(prediction, index, latents, context);
       latents = req.controller?.afterStep?.(call, latents, latentSize) ?? latents;
-      req.onProgress?.(progress(index + 1, count, started, loopStart));
+      // Steps as the user counts them: PNDM's n steps take n + 1 UNet calls (its first step twice).
+      const step = req.steps - (count - index - 1);
+      if (step < 1 || !req.onProgress) continue;
+      const report = progress(step, req.steps, index + 1, count, started, loopStart);
+      if (previewer?.wants(step)) {
+        const shape = { row: rows - 1, channels, height: latentHeight, width: latentWidth };
+        report.preview = await previewer.render(index, scaled, prediction, shape);
+      }
+      req.onProgress(report);
     }
     const loopMs = performance.now() - loopStart;
     return {
@@ -208,6 +222,7 @@ export class StableDiffusionPipeline {
       height: params.height,
       sampler: params.sampler,
       onProgress: hooks.onProgress,
+      preview: job.preview,
       shouldCancel: hooks.shouldCancel,
       controller: hooks.controller,
     });
@@ -446,8 +461,9 @@ class GuidanceBatch {
   }
 }
 
-function progress(step: number, total: number, started: number, loopStart: number): StepProgress {
+/** Progress after user step `step` of `total`, which was UNet call `calls` of `callCount`. */
+function progress(step: number, total: number, calls: number, callCount: number, started: number, loopStart: number): StepProgress {
   const now = performance.now();
-  const perStep = (now - loopStart) / step;
-  return { step, total, elapsedMs: now - started, etaMs: perStep * (total - step) };
+  const perCall = (now - loopStart) / calls;
+  return { step, total, elapsedMs: now - started, etaMs: perCall * (callCount - calls) };
 }

@@ -59,6 +59,8 @@ export interface HeatmapGridInput {
   columns?: number;
   /** 'auto' (default) uses system fonts when they render, else the built-in bitmap font. */
   font?: 'auto' | 'system' | 'bitmap';
+  /** A line above the tiles saying what the grid shows (which prompt: an edit's grid shows the edited one). */
+  title?: string;
 }
 
 const GAP = 4;
@@ -133,19 +135,23 @@ export interface GridLayout {
   height: number;
   tile: { width: number; height: number };
   labelHeight: number;
+  /** The title band at the top (0 without a title); the tiles start under it. */
+  titleHeight: number;
   /** Top-left corner of each tile; its label band lies right under it. */
   origins: { x: number; y: number }[];
 }
 
-export function heatmapGridLayout(count: number, tile: { width: number; height: number }, columns: number): GridLayout {
+export function heatmapGridLayout(count: number, tile: { width: number; height: number }, columns: number, titled = false): GridLayout {
   const labelHeight = Math.max(14, Math.round(0.16 * Math.max(tile.width, tile.height)));
+  const titleHeight = titled ? labelHeight : 0;
   const cols = Math.max(1, Math.min(columns, count));
   const rows = Math.ceil(count / cols);
   const origins = Array.from({ length: count }, (_, i) => ({
     x: GAP + (i % cols) * (tile.width + GAP),
-    y: GAP + Math.floor(i / cols) * (tile.height + labelHeight + GAP),
+    y: GAP + titleHeight + Math.floor(i / cols) * (tile.height + labelHeight + GAP),
   }));
-  return { width: GAP + cols * (tile.width + GAP), height: GAP + rows * (tile.height + labelHeight + GAP), tile, labelHeight, origins };
+  const height = GAP + titleHeight + rows * (tile.height + labelHeight + GAP);
+  return { width: GAP + cols * (tile.width + GAP), height, tile, labelHeight, titleHeight, origins };
 }
 
 let systemFontProbe: Promise<boolean> | undefined;
@@ -168,9 +174,12 @@ export function systemFontsRender(): Promise<boolean> {
 const escapeXml = (s: string): string =>
   s.replace(/[&<>"']/gu, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
 
-function labelsSvg(layout: GridLayout, labels: readonly string[]): Buffer {
+function labelsSvg(layout: GridLayout, labels: readonly string[], title: string | undefined): Buffer {
   const fontSize = Math.round(layout.labelHeight * 0.7);
   const room = layout.tile.width - 4;
+  const titleRoom = layout.width - 2 * GAP;
+  const titleSqueeze = title && [...title].length * fontSize * 0.6 > titleRoom ? ` textLength="${titleRoom}" lengthAdjust="spacingAndGlyphs"` : '';
+  const titleText = title ? `<text x="${GAP}" y="${GAP + Math.round(layout.titleHeight * 0.78)}"${titleSqueeze}>${escapeXml(title)}</text>` : '';
   const texts = labels.map((label, i) => {
     const { x, y } = layout.origins[i];
     // A rough width estimate; a label that may not fit is squeezed to the tile width.
@@ -181,17 +190,27 @@ function labelsSvg(layout: GridLayout, labels: readonly string[]): Buffer {
   const fill = `rgb(${TEXT_COLOR.join(',')})`;
   return Buffer.from(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${layout.width}" height="${layout.height}">` +
-      `<g font-family="DejaVu Sans, sans-serif" font-size="${fontSize}" fill="${fill}">${texts.join('')}</g></svg>`,
+      `<g font-family="DejaVu Sans, sans-serif" font-size="${fontSize}" fill="${fill}">${titleText}${texts.join('')}</g></svg>`,
   );
 }
 
-function drawBitmapLabels(canvas: Uint8Array, layout: GridLayout, labels: readonly string[]): void {
+/** The largest scale at which `label` fits in `room` pixels (down to 1), and the label cut with `..` if it still does not. */
+function fitBitmapText(label: string, room: number, height: number): { text: string; scale: number } {
+  let scale = Math.max(1, Math.floor((height - 4) / GLYPH_HEIGHT));
+  while (scale > 1 && bitmapTextWidth(label, scale) > room) scale--;
+  let text = label;
+  while ([...text].length > 1 && bitmapTextWidth(text, scale) > room) text = [...text].slice(0, -3).join('') + '..';
+  return { text, scale };
+}
+
+function drawBitmapLabels(canvas: Uint8Array, layout: GridLayout, labels: readonly string[], title: string | undefined): void {
+  if (title) {
+    const { text, scale } = fitBitmapText(title, layout.width - 2 * GAP, layout.titleHeight);
+    const top = GAP + Math.floor((layout.titleHeight - GLYPH_HEIGHT * scale) / 2);
+    drawBitmapText(canvas, layout.width, layout.height, text, GAP, top, scale, TEXT_COLOR);
+  }
   labels.forEach((label, i) => {
-    const room = layout.tile.width - 2;
-    let scale = Math.max(1, Math.floor((layout.labelHeight - 4) / GLYPH_HEIGHT));
-    while (scale > 1 && bitmapTextWidth(label, scale) > room) scale--;
-    let text = label;
-    while ([...text].length > 1 && bitmapTextWidth(text, scale) > room) text = [...text].slice(0, -3).join('') + '..';
+    const { text, scale } = fitBitmapText(label, layout.tile.width - 2, layout.labelHeight);
     const { x, y } = layout.origins[i];
     const left = x + Math.floor((layout.tile.width - bitmapTextWidth(text, scale)) / 2);
     const top = y + layout.tile.height + Math.floor((layout.labelHeight - GLYPH_HEIGHT * scale) / 2);
@@ -206,7 +225,7 @@ export async function renderHeatmapGrid(input: HeatmapGridInput): Promise<Uint8A
   const k = maps.length / (h * w);
   if (!Number.isInteger(k) || k < tokens.length + 1) throw new Error(`renderHeatmapGrid: maps of ${maps.length} values do not hold ${tokens.length} tokens at ${h}×${w}`);
   const tile = tileShape(h, w, input.tileSize ?? 128);
-  const layout = heatmapGridLayout(tokens.length, tile, input.columns ?? 8);
+  const layout = heatmapGridLayout(tokens.length, tile, input.columns ?? 8, input.title !== undefined);
   const background = input.image
     ? new Uint8Array(
         await sharp(input.image.data, { raw: { width: input.image.width, height: input.image.height, channels: 3 } })
@@ -227,12 +246,12 @@ export async function renderHeatmapGrid(input: HeatmapGridInput): Promise<Uint8A
 
   const font = input.font ?? 'auto';
   const useSystem = font === 'system' || (font === 'auto' && (await systemFontsRender()));
-  if (!useSystem) drawBitmapLabels(canvas, layout, tokens);
+  if (!useSystem) drawBitmapLabels(canvas, layout, tokens, input.title);
   const raw = { width: layout.width, height: layout.height, channels: 3 } as const;
   let pixels: Uint8Array = canvas;
   if (useSystem) {
     // Composite to raw first: sharp adds an alpha channel when compositing, which the PNG should not carry.
-    const labelled = await sharp(canvas, { raw }).composite([{ input: labelsSvg(layout, tokens), top: 0, left: 0 }]).removeAlpha().raw().toBuffer();
+    const labelled = await sharp(canvas, { raw }).composite([{ input: labelsSvg(layout, tokens, input.title), top: 0, left: 0 }]).removeAlpha().raw().toBuffer();
     pixels = new Uint8Array(labelled);
   }
   return new Uint8Array(await sharp(pixels, { raw }).png().toBuffer());

@@ -2,6 +2,7 @@
  * Plain-data Prompt-to-Prompt job descriptions (JSON-safe; they cross the worker boundary and are stored by the bot).
  */
 import type { ImageOutput, ImagineParams, Timings } from '../engine/jobs.js';
+import type { PreviewOptions } from '../engine/preview.js';
 import type { EditMode } from './edit/language.js';
 
 /** A time window as fractions of the run: a number f means [0, f). */
@@ -46,6 +47,8 @@ export interface EditJob {
   sourceImage?: boolean;
   /** Return the edited image's final latents too. */
   returnLatents?: boolean;
+  /** Attach live previews of the edited row to some progress reports. */
+  preview?: PreviewOptions;
 }
 
 export interface EditResult {

@@ -4,7 +4,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { MessageRef, MessageSink, RenderedMessage } from '../port/index.js';
+import { MessageGone, type MessageRef, type MessageSink, type RenderedMessage } from '../port/index.js';
 import { formatMessage, formatStatusLine, type NameOf } from './print.js';
 
 export class ConsoleChannel implements MessageSink {
@@ -26,7 +26,7 @@ export class ConsoleChannel implements MessageSink {
   }
 
   async edit(ref: MessageRef, message: RenderedMessage): Promise<void> {
-    if (!this.messages.has(ref.messageId)) throw new Error(`Unknown message ${ref.messageId}`);
+    if (!this.messages.has(ref.messageId)) throw new MessageGone(ref);
     this.show(ref.messageId, message, 'edited');
   }
 
@@ -53,7 +53,9 @@ export class ConsoleChannel implements MessageSink {
     this.messages.set(messageId, message);
     const label = `[${messageId}]${how === 'edited' ? '*' : ''}`;
     if (how === 'edited' && isStatus(message)) {
-      this.write(formatStatusLine(label, message, this.nameOf));
+      // A live preview is saved as a file of its own (one per step), named on the status line.
+      const previews = this.save(message);
+      this.write(formatStatusLine(label, message, this.nameOf) + previews.map((path) => ` · preview: ${path}`).join(''));
       return;
     }
     const index = this.recent.indexOf(messageId);

@@ -68,7 +68,9 @@ export class ConsoleSession {
     this.me = { id: 'console', name: o.userName ?? 'you', isAdmin: true };
     this.names.set(this.me.id, this.me.name);
     this.channel = new ConsoleChannel(o.outDir, o.write, this.nameOf);
-    this.app = createBotApp({ settings: o.settings, backend: o.backend, sink: this.channel, log: o.log ?? silentLogger, messageContent: true });
+    // The console has no edit limits: every progress report (and its live preview) is shown as it comes.
+    const settings = { ...o.settings, progressIntervalMs: 0 };
+    this.app = createBotApp({ settings, backend: o.backend, sink: this.channel, log: o.log ?? silentLogger, messageContent: true });
   }
 
   /** Handles one input line; mistakes are printed as `error: …`, never thrown. */

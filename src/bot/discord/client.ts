@@ -2,7 +2,8 @@
  * The bot on Discord: a discord.js client whose interactions (and, with the message-content intent, plain replies)
  * go through the same router as the console driver; jobs accepted before a restart are resumed once logged in.
  */
-import { ActivityType, Client, Events, GatewayIntentBits } from 'discord.js';
+import { ActivityType, Client, DiscordjsError, DiscordjsErrorCodes, Events, GatewayIntentBits } from 'discord.js';
+import { errorMessage, UserError } from '../../engine/errors.js';
 import { createBotApp, type BotApp } from '../app.js';
 import type { ImageBackend } from '../backend.js';
 import type { BotConfig, DiscordConfig } from '../config.js';
@@ -38,7 +39,12 @@ export async function startDiscordBot(config: BotConfig & { discord: DiscordConf
   client.rest.on('rateLimited', (info) => log.warn(`rate limited on ${info.route} for ${info.retryAfter} ms`));
 
   const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
-  await client.login(discord.token);
+  try {
+    await client.login(discord.token);
+  } catch (e) {
+    await client.destroy();
+    throw loginFailure(e);
+  }
   await ready;
   log.info(`logged in as ${client.user?.tag ?? '?'}; model ${backend.info.model} on ${backend.info.provider}`);
   // The model in the bot's status line: users ask which one draws their images.
@@ -55,4 +61,15 @@ export async function startDiscordBot(config: BotConfig & { discord: DiscordConf
       await client.destroy();
     },
   };
+}
+
+/**
+ * Why a login failed, as the operator can act on it: Discord refused the token (fix DISCORD_TOKEN), or Discord
+ * could not be reached (the network; the token was not even checked).
+ */
+export function loginFailure(e: unknown): UserError {
+  if (e instanceof DiscordjsError && e.code === DiscordjsErrorCodes.TokenInvalid) {
+    return new UserError('bad_input', 'Discord refused the bot token: check DISCORD_TOKEN (Developer Portal → your application → Bot → Reset Token).');
+  }
+  return new UserError('unavailable', `Could not reach Discord to log in: ${errorMessage(e)}. Check the network connection (the token was not checked).`);
 }

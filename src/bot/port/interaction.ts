@@ -3,7 +3,7 @@
  * modal submit, message context-menu command, or a plain reply to a bot message) with the operations to answer
  * it, and a channel message sink that works with the bot token after the 15-minute interaction token is gone.
  */
-import type { MessageRef, Modal, RenderedMessage } from './message.js';
+import type { EditBudget, MessageRef, Modal, RenderedMessage } from './message.js';
 
 export interface UserRef {
   id: string;
@@ -84,7 +84,9 @@ export type Interaction =
 /** Posts and edits channel messages with the bot token: job results that finish after 15 minutes still land. */
 export interface MessageSink {
   post(channelId: string, message: RenderedMessage): Promise<MessageRef>;
-  /** Replaces content, fields, attachments and buttons. */
+  /** Replaces content, fields, attachments and buttons. Rejects with MessageGone when the message no longer exists. */
   edit(ref: MessageRef, message: RenderedMessage): Promise<void>;
   delete(ref: MessageRef): Promise<void>;
+  /** How many edits the transport allows per channel (shared by all messages there); undefined = no limit. */
+  readonly editBudget?: EditBudget;
 }

@@ -74,3 +74,19 @@ export interface MessageRef {
 
 /** A user mention in message content, which both adapters understand. */
 export const mention = (userId: string): string => `<@${userId}>`;
+
+/** At most `edits` message edits per channel in any `windowMs` (Discord: about 30 a minute). */
+export interface EditBudget {
+  edits: number;
+  windowMs: number;
+}
+
+/** A message that no longer exists (deleted by a user, or its channel is gone): editing it again is pointless. */
+export class MessageGone extends Error {
+  constructor(readonly ref: MessageRef) {
+    super(`message ${ref.messageId} in channel ${ref.channelId} no longer exists`);
+    this.name = 'MessageGone';
+  }
+}
+
+export const isMessageGone = (e: unknown): e is MessageGone => e instanceof MessageGone;

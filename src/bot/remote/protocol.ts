@@ -13,6 +13,7 @@
 import { deserialize, serialize } from 'node:v8';
 import type { ErrorValue } from '../../engine/errors.js';
 import type { ImagineJob, ImagineResult } from '../../engine/jobs.js';
+import type { SamplerName } from '../../engine/schedulers/scheduler.js';
 import type { EditJob, EditResult } from '../../p2p/jobs.js';
 
 /** Key prefix of everything (BullMQ's own keys too). */
@@ -47,6 +48,8 @@ export interface WorkerAnnouncement {
   provider: string;
   kinds: string[];
   vaeScaleFactor: number;
+  /** The sampler of the model's scheduler_config.json (what a job that names none runs with). */
+  defaultSampler: SamplerName;
   /** Whether it runs a job now. */
   busy: boolean;
 }

@@ -13,6 +13,7 @@ import { Job as BullJob, Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { errorMessage, fromErrorValue, UserError } from '../../engine/errors.js';
 import type { StepProgress } from '../../engine/jobs.js';
+import { SAMPLER_NAMES } from '../../engine/schedulers/scheduler.js';
 import type { EditJob, EditResult } from '../../p2p/jobs.js';
 import type { ImagineJob, ImagineResult } from '../../engine/jobs.js';
 import type { BackendInfo, BackendLimits, ImageBackend, RunOptions } from '../backend.js';
@@ -31,6 +32,7 @@ import {
   type RemoteJobData,
   type RemoteOutcome,
   type RemoteResult,
+  type WorkerAnnouncement,
 } from './protocol.js';
 import { connectRedis } from './connect.js';
 
@@ -83,7 +85,7 @@ export async function startRedisBackend(o: RedisBackendOptions): Promise<RedisBa
 
 export class RedisBackend implements ImageBackend {
   readonly limits: BackendLimits = engineLimits(SD_VAE_SCALE);
-  readonly info: BackendInfo;
+  readonly info: { -readonly [K in keyof BackendInfo]: BackendInfo[K] };
   private readonly queue: Queue<RemoteJobData, RemoteOutcome>;
   private readonly events: QueueEvents;
   private readonly inFlight = new Map<string, InFlight>();
@@ -98,7 +100,8 @@ export class RedisBackend implements ImageBackend {
     private readonly connection: Redis,
     private readonly eventsConnection: Redis,
   ) {
-    this.info = { model: o.model, provider: 'engine workers on Redis' };
+    // The model's own sampler is learnt from the workers' announcements; SD 1.x exports default to PNDM.
+    this.info = { model: o.model, provider: 'engine workers on Redis', defaultSampler: 'pndm' };
     const name = queueNameFor(o.model);
     this.queue = new Queue<RemoteJobData, RemoteOutcome>(name, { connection, prefix: REDIS_PREFIX });
     this.queue.on('error', (e) => o.log.warn('BullMQ queue error', e));
@@ -156,14 +159,27 @@ export class RedisBackend implements ImageBackend {
   private async countEngines(): Promise<void> {
     let cursor = '0';
     let count = 0;
+    let sample: string | undefined;
     do {
       const [next, keys] = await this.redis.scan(cursor, 'MATCH', announcementPattern(this.o.model), 'COUNT', 100);
       cursor = next;
       count += keys.length;
+      sample ??= keys[0];
     } while (cursor !== '0');
+    if (sample !== undefined) this.learnDefaultSampler(await this.redis.get(sample));
     if (count === this.engines) return;
     this.engines = count;
     for (const listener of this.capacityListeners) listener(count);
+  }
+
+  private learnDefaultSampler(announcement: string | null): void {
+    if (announcement === null) return;
+    try {
+      const { defaultSampler } = JSON.parse(announcement) as Partial<WorkerAnnouncement>;
+      if (defaultSampler !== undefined && SAMPLER_NAMES.includes(defaultSampler)) this.info.defaultSampler = defaultSampler;
+    } catch {
+      // a malformed announcement says nothing about the sampler
+    }
   }
 
   private run(job: RemoteJob, opts: RunOptions): Promise<RemoteResult> {

@@ -80,6 +80,7 @@ export async function startRemoteWorker(o: RemoteWorkerOptions): Promise<RemoteW
     provider: engine.info.provider,
     kinds: engine.info.kinds,
     vaeScaleFactor: engine.info.model.vaeScaleFactor,
+    defaultSampler: engine.info.model.defaultSampler,
     busy,
   });
   const announce = (): Promise<unknown> =>

@@ -97,6 +97,7 @@ export async function runEdit(ctx: EditContext, job: EditJob): Promise<EditResul
     sampler: source.sampler,
     controller,
     onProgress: ctx.onProgress,
+    preview: job.preview,
     shouldCancel: ctx.shouldCancel,
   });
   const recorded = controller.recorded;
@@ -156,6 +157,7 @@ export async function heatmapOutput(
     w: width,
     tokens: promptTokenLabels(prompt, pipeline.tokenizer),
     image,
+    title: `Attention of: ${prompt}`,
   });
   const { width: gridWidth, height: gridHeight } = pngSize(png);
   return { png, width: gridWidth, height: gridHeight };

@@ -1,0 +1,131 @@
+/**
+ * Every button of the bot, one descriptor each: its id, label and style, under which messages (and in which row)
+ * it is shown, what job it makes, who may press it, and how a job it made is named. Custom ids (./custom-id.ts),
+ * the button rows under messages (here), job origins (./job.ts), headlines (./render.ts) and the handler of the
+ * job-making buttons (commands/variations.ts) are all derived from this list: adding a button is adding an entry
+ * (and, for a button that does something other than make a job, its handler in commands/).
+ */
+import type { BackendLimits } from './backend.js';
+import { customId } from './custom-id.js';
+import type { JobRecord } from './job.js';
+import type { Button, ButtonRow, ButtonStyle } from './port/index.js';
+import { attentionVariation, guidanceVariation, rerollVariation, strengthVariation, type Variation } from './variations.js';
+
+/** The messages buttons are shown under: a queued or running job's status, or the result of a generation, an edit, or attention maps. */
+export type Surface = 'status' | 'imagine' | 'edit' | 'attention';
+
+export interface ActionSpec {
+  /** The custom-id prefix (`id:jobId`). Never rename one: buttons already posted in Discord carry it. */
+  readonly id: string;
+  readonly style: ButtonStyle;
+  /** The row it sits in under each kind of message it is shown under (buttons keep the list's order within a row). */
+  readonly rows: Partial<Record<Surface, number>>;
+  /** Who may press it: anyone who sees it, or only the job's author and admins. */
+  readonly who: 'anyone' | 'author';
+  /** A fixed label; job-making buttons take the label of the job they make. */
+  readonly label?: string;
+  /** The job the button makes from this one; undefined when it does not apply to this job (then it is not shown). */
+  makes?(job: JobRecord, limits: BackendLimits): Variation | undefined;
+  /** How a job it made is introduced in its headline: `… · job #12 · reroll of #3`. */
+  readonly origin?: string;
+}
+
+export const ACTION_SPECS = [
+  {
+    id: 'cfg-lower',
+    style: 'secondary',
+    rows: { imagine: 0, edit: 0 },
+    who: 'anyone',
+    makes: (job: JobRecord, limits: BackendLimits) => guidanceVariation(job, 'cfg-lower', limits),
+    origin: 'guidance variation of',
+  },
+  {
+    id: 'cfg-higher',
+    style: 'secondary',
+    rows: { imagine: 0, edit: 0 },
+    who: 'anyone',
+    makes: (job: JobRecord, limits: BackendLimits) => guidanceVariation(job, 'cfg-higher', limits),
+    origin: 'guidance variation of',
+  },
+  {
+    id: 'cfg-negative',
+    style: 'danger',
+    rows: { imagine: 0, edit: 0 },
+    who: 'anyone',
+    makes: (job: JobRecord, limits: BackendLimits) => guidanceVariation(job, 'cfg-negative', limits),
+    origin: 'negative-guidance variation of',
+  },
+  { id: 'reroll', style: 'primary', rows: { imagine: 0 }, who: 'anyone', makes: (job: JobRecord) => rerollVariation(job), origin: 'reroll of' },
+  {
+    id: 'edit-stronger',
+    style: 'secondary',
+    rows: { edit: 1 },
+    who: 'anyone',
+    makes: (job: JobRecord) => strengthVariation(job, 'stronger'),
+    origin: 'stronger edit of',
+  },
+  { id: 'edit-weaker', style: 'secondary', rows: { edit: 1 }, who: 'anyone', makes: (job: JobRecord) => strengthVariation(job, 'weaker'), origin: 'weaker edit of' },
+  /** Opens the edit dialog (commands/edit-with-prompt.ts). */
+  { id: 'edit', label: 'Edit…', style: 'primary', rows: { imagine: 1, edit: 2 }, who: 'anyone' },
+  {
+    id: 'attention',
+    style: 'secondary',
+    rows: { imagine: 1, edit: 2 },
+    who: 'anyone',
+    makes: (job: JobRecord) => attentionVariation(job),
+    origin: 'attention maps of',
+  },
+  /** commands/delete.ts */
+  { id: 'delete', label: 'Delete', style: 'danger', rows: { imagine: 1, edit: 2, attention: 0 }, who: 'author' },
+  /** commands/queue.ts */
+  { id: 'cancel', label: 'Cancel', style: 'danger', rows: { status: 0 }, who: 'author' },
+] as const satisfies readonly ActionSpec[];
+
+type Spec = (typeof ACTION_SPECS)[number];
+
+/** The id of a button. */
+export type ButtonAction = Spec['id'];
+/** The buttons that make a job from the one they are under (also the origins of the jobs they make). */
+export type JobAction = Extract<Spec, { makes: unknown }>['id'];
+
+export const BUTTON_ACTIONS: readonly ButtonAction[] = ACTION_SPECS.map((spec) => spec.id);
+export const JOB_ACTIONS: readonly JobAction[] = ACTION_SPECS.flatMap((spec) => ('makes' in spec ? [spec.id] : []));
+
+const specs = new Map<string, ActionSpec>(ACTION_SPECS.map((spec) => [spec.id, spec]));
+
+export function actionSpec(id: ButtonAction): ActionSpec {
+  return specs.get(id)!;
+}
+
+/** The descriptor of an action id, if it is a button's. */
+export const specOf = (id: string): ActionSpec | undefined => specs.get(id);
+
+export const isJobAction = (action: string): action is JobAction => (JOB_ACTIONS as readonly string[]).includes(action);
+
+/** The job a job-making button stands for, or undefined when it does not apply to this job. */
+export function variationFor(action: JobAction, job: JobRecord, limits: BackendLimits): Variation | undefined {
+  return actionSpec(action).makes?.(job, limits);
+}
+
+/** Under a queued or running job. */
+export function statusRows(job: JobRecord, limits: BackendLimits): ButtonRow[] {
+  return rowsFor('status', job, limits);
+}
+
+/** Under a finished job: a generation's, an edit's, or attention maps' buttons. */
+export function resultRows(job: JobRecord, limits: BackendLimits): ButtonRow[] {
+  return rowsFor(job.origin === 'attention' ? 'attention' : job.request.kind, job, limits);
+}
+
+function rowsFor(surface: Surface, job: JobRecord, limits: BackendLimits): ButtonRow[] {
+  const rows: Button[][] = [];
+  for (const spec of ACTION_SPECS as readonly ActionSpec[]) {
+    const row = spec.rows[surface];
+    if (row === undefined) continue;
+    // A job-making button whose job does not apply (guidance already at its limit, say) is not shown.
+    const label = spec.makes ? spec.makes(job, limits)?.label : spec.label;
+    if (label === undefined) continue;
+    (rows[row] ??= []).push({ label, customId: customId(spec.id as ButtonAction, job.id), style: spec.style });
+  }
+  return rows.filter((row) => row.length > 0);
+}
