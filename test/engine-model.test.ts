@@ -125,6 +125,8 @@ describe('validate', () => {
     rejects({ guidance: NaN }, 'bad_input', /^Guidance NaN is not a finite number/);
     rejects({ sampler: 'heun' as 'ddim' }, 'bad_input', /^Unknown sampler "heun"/);
     rejects({ prompt: '   ' }, 'bad_prompt', /prompt is empty/);
+    rejects({ prompt: 'a cat\u0000 on a mat' }, 'bad_prompt', /^The prompt contains a control character \(U\+0000\) at character 6/);
+    rejects({ negativePrompt: 'blurry \uE000' }, 'bad_prompt', /^The negative prompt contains a private-use character \(U\+E000\)/);
     rejects({ seed: '-1' }, 'bad_input', /Seed/);
   });
 

@@ -8,6 +8,7 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import type { DenoiseController, UNetCall } from './controller.js';
 import { UserError } from './errors.js';
+import { checkPromptCharacters } from './prompt-text.js';
 import { encodePng, formatParameters, vaeOutputToRgb, type RgbImage } from './image.js';
 import { addNoise, beginImg2Img, checkImg2Img, img2imgStartIndex } from './img2img.js';
 import type { ImagineJob, ImagineParams, ImagineResult, StepProgress, Timings } from './jobs.js';
@@ -126,6 +127,8 @@ export class StableDiffusionPipeline {
       throw new UserError('bad_prompt', 'The prompt is empty: describe what to draw.');
     }
     if (typeof params.negativePrompt !== 'string') throw new UserError('bad_prompt', 'The negative prompt must be text ("" for none).');
+    checkPromptCharacters('prompt', params.prompt);
+    checkPromptCharacters('negative prompt', params.negativePrompt);
     normalizeSeed(params.seed);
     this.checkSettings(params);
     checkGuidance(params.guidance);
