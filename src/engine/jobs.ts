@@ -3,6 +3,7 @@
  * database. Everything here is JSON-safe: seeds are decimal strings because they may exceed 2^53.
  */
 import type { SamplerName } from './schedulers/scheduler.js';
+import type { Trajectory } from './trajectory.js';
 
 export interface ImagineParams {
   prompt: string;
@@ -26,6 +27,8 @@ export interface ImagineJob {
   attentionMap?: boolean;
   /** Return the final latents (before VAE scaling) as well. */
   returnLatents?: boolean;
+  /** Return the image's trajectory (the source state of later edits), recorded at no extra UNet cost. */
+  returnTrajectory?: boolean;
 }
 
 export interface StepProgress {
@@ -63,5 +66,7 @@ export interface ImagineResult {
   truncated: string[];
   latents?: { data: Float32Array; shape: number[] };
   attentionMap?: ImageOutput;
+  /** With returnTrajectory: the latents at the start and after every step. */
+  trajectory?: Trajectory;
   timings: Timings;
 }

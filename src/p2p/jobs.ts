@@ -2,6 +2,7 @@
  * Plain-data Prompt-to-Prompt job descriptions (JSON-safe; they cross the worker boundary and are stored by the bot).
  */
 import type { ImageOutput, ImagineParams, Timings } from '../engine/jobs.js';
+import type { Trajectory } from '../engine/trajectory.js';
 import type { EditMode } from './edit/language.js';
 
 /** A time window as fractions of the run: a number f means [0, f). */
@@ -46,7 +47,16 @@ export interface EditJob {
   sourceImage?: boolean;
   /** Return the edited image's final latents too. */
   returnLatents?: boolean;
+  /**
+   * The source image's trajectory (from its generation, an earlier edit, or an inversion): the source row then
+   * runs cond only, replayed from it (3 UNet rows instead of 4). Without one the source is generated in the batch
+   * and its trajectory returned (EditResult.sourceTrajectory). Its run must match the source's steps, sampler, size.
+   */
+  sourceTrajectory?: Trajectory;
 }
+
+/** Where an edit's source branch came from (see runEdit). */
+export type SourceFrom = 'store' | 'trajectory' | 'guided';
 
 export interface EditResult {
   kind: 'edit';
@@ -60,6 +70,9 @@ export interface EditResult {
   attentionMap?: ImageOutput;
   /** True when the source branch came from the attention store instead of being recomputed. */
   reusedSource: boolean;
+  sourceFrom: SourceFrom;
+  /** The source's trajectory when this edit generated it (sourceFrom 'guided'), for later edits. */
+  sourceTrajectory?: Trajectory;
   latents?: { data: Float32Array; shape: number[] };
   timings: Timings;
 }
