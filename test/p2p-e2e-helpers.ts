@@ -19,6 +19,7 @@ import { AttentionPatchLoader } from '../src/p2p/graph/loader.js';
 import type { EditJob, EditParams } from '../src/p2p/jobs.js';
 import { AttentionController } from '../src/p2p/runtime/attention-controller.js';
 import type { SourceTrace } from '../src/p2p/store.js';
+import type { Trajectory } from '../src/engine/trajectory.js';
 import { decodePng, TEST_SESSIONS } from './engine-helpers.js';
 import { maxAbsDiff, tinyModelDir } from './helpers.js';
 
@@ -91,6 +92,8 @@ export interface ControlledEdit {
   blend?: Omit<LocalBlendOptions, 'sourceInBatch'>;
   /** A re-edit: the source branch comes from this stored trace instead of the batch. */
   replay?: SourceTrace;
+  /** The source row runs cond only and is replayed from this trajectory. */
+  trajectory?: Trajectory;
 }
 
 /** Prompt rows: the source then the edit, or the edit alone (row 0) for a re-edit. */
@@ -105,11 +108,11 @@ export interface ControlledEditResult extends DenoiseResult {
  * be read.
  */
 export async function denoiseEdit(pipeline: StableDiffusionPipeline, meta: PatchedUNetMeta, source: ImagineParams, request: ControlledEdit): Promise<ControlledEditResult> {
-  const { edit, replay } = request;
+  const { edit, replay, trajectory } = request;
   const plan = buildEditPlan(edit, pipeline.tokenizer, { steps: source.steps, cross: request.cross, self: request.self });
   const blendTokens = blendRowTokens(plan, pipeline.tokenizer);
   const blend = blendTokens ? new LocalBlend(blendTokens, meta.textLength, { ...request.blend, sourceInBatch: !replay }) : undefined;
-  const controller = new AttentionController({ meta, plan, blend, replay });
+  const controller = new AttentionController({ meta, plan, blend, replay, trajectory });
   const masks: BlendMasks[] = [];
   const recording: DenoiseController = {
     unetFeeds: (call) => controller.unetFeeds(call),
@@ -121,9 +124,10 @@ export async function denoiseEdit(pipeline: StableDiffusionPipeline, meta: Patch
       return blended;
     },
   };
-  const row = (prompt: string) => ({ prompt, negativePrompt: source.negativePrompt, guidance: source.guidance });
+  const row = (prompt: string, guidance = source.guidance) => ({ prompt, negativePrompt: source.negativePrompt, guidance });
   const denoised = await pipeline.denoise({
-    rows: replay ? [row(edit.target)] : [row(edit.source), row(edit.target)],
+    rows: replay ? [row(edit.target)] : [row(edit.source, trajectory ? 1 : source.guidance), row(edit.target)],
+    startLatents: trajectory?.data.subarray(0, trajectory.data.length / trajectory.shape[0]),
     seed: source.seed,
     steps: source.steps,
     width: source.width,

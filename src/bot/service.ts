@@ -16,6 +16,7 @@ import { FairQueue, type QueueLimits } from './queue.js';
 import { endedMessage, resultMessage, statusMessage, type JobState, type PauseReason } from './render.js';
 import type { JobStore } from './store.js';
 import { MessageUpdater } from './updater.js';
+import { DEFAULT_TRAJECTORY_BUDGET_BYTES, TrajectoryKeeper } from './trajectories.js';
 import { checkRequest } from './validate.js';
 
 export interface JobServiceOptions {
@@ -29,6 +30,8 @@ export interface JobServiceOptions {
   uploadLimitBytes: number;
   /** Minimum time between two edits of one message. */
   progressIntervalMs: number;
+  /** Bytes of source trajectories kept in the store for later edits (default 512 MiB; 0 keeps none). */
+  trajectoryBudgetBytes?: number;
 }
 
 export interface SubmitInput {
@@ -49,6 +52,7 @@ export interface QueueOverview {
 export class JobService {
   readonly queue: FairQueue;
   private readonly updater: MessageUpdater;
+  private readonly trajectories: TrajectoryKeeper;
   /** Jobs queued or running, as last read from the store. */
   private readonly active = new Map<number, JobRecord>();
   /** Resolves when a job's status message exists (a job never starts before it). */
@@ -62,6 +66,7 @@ export class JobService {
 
   constructor(private readonly o: JobServiceOptions) {
     this.updater = new MessageUpdater(o.sink, o.progressIntervalMs, o.log);
+    this.trajectories = new TrajectoryKeeper(o.store, o.backend.info.model, o.trajectoryBudgetBytes ?? DEFAULT_TRAJECTORY_BUDGET_BYTES);
     this.queue = new FairQueue(o.queue, (id, signal) => this.run(id, signal), {
       onChange: () => {
         this.refreshPositions();
@@ -233,7 +238,11 @@ export class JobService {
     };
     try {
       if (signal.aborted) throw new UserError('cancelled', `Job #${id} was cancelled.`);
-      const result = job.request.kind === 'imagine' ? await this.o.backend.imagine(job.request, options) : await this.o.backend.edit(job.request, options);
+      const result =
+        job.request.kind === 'imagine'
+          ? await this.o.backend.imagine(this.trajectories.imagineJob(job.request), options)
+          : await this.o.backend.edit(this.trajectories.editJob(job.request), options);
+      this.trajectories.keep(job.request, result);
       const done: JobRecord = { ...job, status: 'done', outcome: outcomeOf(result) };
       await this.deliver(done, await resultMessage(done, result, { limits: this.o.limits, uploadLimitBytes: this.o.uploadLimitBytes }));
       this.o.store.markDone(id, done.outcome!);
