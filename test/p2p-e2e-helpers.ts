@@ -83,6 +83,21 @@ export async function expectSameImage(png: Uint8Array, expected: Uint8Array): Pr
   expect(differing / (a.width * a.height)).toBeLessThanOrEqual(0.01);
 }
 
+/**
+ * LocalBlend's masks of every UNet call are partial (some latent pixels in, some out), so that both the edit and the
+ * source side of step 4 are exercised, and equal the expected run's (normalised maps within 1e-5).
+ */
+export function expectSamePartialMasks(actual: readonly BlendMasks[], expected: readonly BlendMasks[], calls: number): void {
+  expect(actual).toHaveLength(calls);
+  actual.forEach((m, call) => {
+    const ones = m.masks.reduce((sum, v) => sum + v, 0);
+    expect(ones).toBeGreaterThan(0);
+    expect(ones).toBeLessThan(m.masks.length);
+    expect(m.masks).toEqual(expected[call].masks);
+    expect(maxAbsDiff(m.normalized, expected[call].normalized)).toBeLessThanOrEqual(1e-5);
+  });
+}
+
 export interface ControlledEdit {
   /** The parsed edit; built by hand, it may be one that the edit language refuses (the same prompt twice). */
   edit: ParsedEdit;
