@@ -122,6 +122,7 @@ export class FakeBackend implements ImageBackend {
       image: await image(source.width, source.height, JSON.stringify(job.params)),
       ...(job.attentionMap ? { attentionMap: await image(64, 64, `attention ${JSON.stringify(job.params)}`) } : {}),
       reusedSource,
+      sourceFrom: reusedSource ? 'store' : job.sourceTrajectory ? 'trajectory' : 'guided',
       timings: TIMINGS,
     };
   }

@@ -18,19 +18,35 @@ const job = (over: Partial<NewJob> = {}): NewJob => ({
 const timings = { totalMs: 1, textEncoderMs: 0, unetMs: 0, unetCalls: 0, vaeMs: 0, hostMsPerStep: 0 };
 
 describe('JobStore', () => {
-  test('creates the schema at version 1 in WAL mode, and reopening does not migrate again', () => {
+  test('creates the schema at version 2 in WAL mode, and reopening does not migrate again', () => {
     const path = tempDbPath();
     const store = new JobStore(path);
-    expect(store.schemaVersion).toBe(1);
+    expect(store.schemaVersion).toBe(2);
     store.create(job());
     store.close();
     const db = new Database(path);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     db.close();
     const reopened = new JobStore(path);
-    expect(reopened.schemaVersion).toBe(1);
+    expect(reopened.schemaVersion).toBe(2);
     expect(reopened.get(1)?.request).toEqual({ kind: 'imagine', params });
     reopened.close();
+  });
+
+  test('a version-1 database (before source trajectories) gains the trajectories table and keeps its jobs', () => {
+    const path = tempDbPath();
+    const store = new JobStore(path);
+    store.create(job());
+    store.close();
+    const db = new Database(path);
+    db.exec('DROP TABLE trajectories');
+    db.pragma('user_version = 1');
+    db.close();
+    const migrated = new JobStore(path);
+    expect(migrated.schemaVersion).toBe(2);
+    expect(migrated.get(1)?.request).toEqual({ kind: 'imagine', params });
+    expect(migrated.trajectoryStats()).toEqual({ entries: 0, bytes: 0 });
+    migrated.close();
   });
 
   test('keeps the whole lifecycle: queued → running → done, with parameters (64-bit seed exact) and outcome', () => {

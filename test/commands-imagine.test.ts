@@ -37,7 +37,11 @@ describe('/imagine', () => {
     await bot.jobs.idle();
 
     const started = bot.backend.started[0] as ImagineJob;
-    expect(started).toEqual({ kind: 'imagine', params: { prompt: 'a red fox', negativePrompt: '', seed: '42', steps: 3, guidance: 7.5, width: 128, height: 192 } });
+    expect(started).toEqual({
+      kind: 'imagine',
+      params: { prompt: 'a red fox', negativePrompt: '', seed: '42', steps: 3, guidance: 7.5, width: 128, height: 192 },
+      returnTrajectory: true, // kept for later edits of the image
+    });
     const { message } = bot.sink.messageOfJob(1);
     expect(message.content).toMatch(new RegExp(`^✅ <@${alice.id}> · job #1$`));
     const fields = Object.fromEntries((message.fields ?? []).map((f) => [f.name, f.value]));

@@ -51,6 +51,33 @@ describe('denoise', () => {
     expect(result.timings.unetCalls).toBe(5);
   });
 
+  test('a row of guidance exactly 1 runs without an uncond row beside guided rows, each still its single-row run', async () => {
+    const plainDog = { ...dog, guidance: 1 };
+    const calls: UNetCall[] = [];
+    const request: DenoiseRequest = { ...small, sampler: 'euler-a', rows: [plainDog, cat] };
+    const together = await pipeline.denoise({ ...request, controller: { unetFeeds: (call) => (calls.push(call), {}) } });
+    // [uncond of row 1, cond row 0, cond row 1]
+    expect(calls.map((c) => [c.cfg, c.uncondRows, c.batch])).toEqual(Array(4).fill([true, [1], 3]));
+    for (const [index, single] of [plainDog, cat].entries()) {
+      const alone = await pipeline.denoise({ ...request, rows: [single] });
+      expectLatentsClose(row(together.latents, index, 2), alone.latents);
+    }
+  });
+
+  test('recordTrajectory keeps one row at the start and after every step; startLatents replaces the seed noise', async () => {
+    const request: DenoiseRequest = { ...small, sampler: 'ddim', rows: [cat, dog] };
+    const recorded = await pipeline.denoise({ ...request, recordTrajectory: 1 });
+    const size = 4 * 8 * 8;
+    expect(recorded.trajectory!.shape).toEqual([5, 4, 8, 8]);
+    expect(recorded.trajectory!.data.subarray(4 * size)).toEqual(row(recorded.latents, 1, 2));
+    // Restarting from entry 2 of the trajectory is a different run; from entry 0 (the seed noise) the same one.
+    const fromStart = await pipeline.denoise({ ...request, startLatents: recorded.trajectory!.data.subarray(0, size) });
+    expect(fromStart.latents).toEqual(recorded.latents);
+    const fromLater = await pipeline.denoise({ ...request, startLatents: recorded.trajectory!.data.subarray(2 * size, 3 * size) });
+    expect(fromLater.latents).not.toEqual(recorded.latents);
+    await expect(pipeline.denoise({ ...request, startLatents: new Float32Array(3) })).rejects.toMatchObject({ code: 'bad_input' });
+  });
+
   test("a controller's afterStep may replace the latents", async () => {
     const result = await pipeline.denoise({
       ...small,

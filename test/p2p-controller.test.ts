@@ -24,6 +24,7 @@ const call = (count: number, latentSide: number): UNetCall => ({
   timestep: 999,
   rows: 1,
   cfg: true,
+  uncondRows: [0],
   batch: 2,
   latentHeight: latentSide,
   latentWidth: latentSide,

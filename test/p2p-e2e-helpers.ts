@@ -19,6 +19,7 @@ import { AttentionPatchLoader } from '../src/p2p/graph/loader.js';
 import type { EditJob, EditParams } from '../src/p2p/jobs.js';
 import { AttentionController } from '../src/p2p/runtime/attention-controller.js';
 import type { SourceTrace } from '../src/p2p/store.js';
+import type { Trajectory } from '../src/engine/trajectory.js';
 import { decodePng, TEST_SESSIONS } from './engine-helpers.js';
 import { maxAbsDiff, tinyModelDir } from './helpers.js';
 
@@ -82,6 +83,21 @@ export async function expectSameImage(png: Uint8Array, expected: Uint8Array): Pr
   expect(differing / (a.width * a.height)).toBeLessThanOrEqual(0.01);
 }
 
+/**
+ * LocalBlend's masks of every UNet call are partial (some latent pixels in, some out), so that both the edit and the
+ * source side of step 4 are exercised, and equal the expected run's (normalised maps within 1e-5).
+ */
+export function expectSamePartialMasks(actual: readonly BlendMasks[], expected: readonly BlendMasks[], calls: number): void {
+  expect(actual).toHaveLength(calls);
+  actual.forEach((m, call) => {
+    const ones = m.masks.reduce((sum, v) => sum + v, 0);
+    expect(ones).toBeGreaterThan(0);
+    expect(ones).toBeLessThan(m.masks.length);
+    expect(m.masks).toEqual(expected[call].masks);
+    expect(maxAbsDiff(m.normalized, expected[call].normalized)).toBeLessThanOrEqual(1e-5);
+  });
+}
+
 export interface ControlledEdit {
   /** The parsed edit; built by hand, it may be one that the edit language refuses (the same prompt twice). */
   edit: ParsedEdit;
@@ -91,6 +107,8 @@ export interface ControlledEdit {
   blend?: Omit<LocalBlendOptions, 'sourceInBatch'>;
   /** A re-edit: the source branch comes from this stored trace instead of the batch. */
   replay?: SourceTrace;
+  /** The source row runs cond only and is replayed from this trajectory. */
+  trajectory?: Trajectory;
 }
 
 /** Prompt rows: the source then the edit, or the edit alone (row 0) for a re-edit. */
@@ -105,11 +123,11 @@ export interface ControlledEditResult extends DenoiseResult {
  * be read.
  */
 export async function denoiseEdit(pipeline: StableDiffusionPipeline, meta: PatchedUNetMeta, source: ImagineParams, request: ControlledEdit): Promise<ControlledEditResult> {
-  const { edit, replay } = request;
+  const { edit, replay, trajectory } = request;
   const plan = buildEditPlan(edit, pipeline.tokenizer, { steps: source.steps, cross: request.cross, self: request.self });
   const blendTokens = blendRowTokens(plan, pipeline.tokenizer);
   const blend = blendTokens ? new LocalBlend(blendTokens, meta.textLength, { ...request.blend, sourceInBatch: !replay }) : undefined;
-  const controller = new AttentionController({ meta, plan, blend, replay });
+  const controller = new AttentionController({ meta, plan, blend, replay, trajectory });
   const masks: BlendMasks[] = [];
   const recording: DenoiseController = {
     unetFeeds: (call) => controller.unetFeeds(call),
@@ -121,9 +139,10 @@ export async function denoiseEdit(pipeline: StableDiffusionPipeline, meta: Patch
       return blended;
     },
   };
-  const row = (prompt: string) => ({ prompt, negativePrompt: source.negativePrompt, guidance: source.guidance });
+  const row = (prompt: string, guidance = source.guidance) => ({ prompt, negativePrompt: source.negativePrompt, guidance });
   const denoised = await pipeline.denoise({
-    rows: replay ? [row(edit.target)] : [row(edit.source), row(edit.target)],
+    rows: replay ? [row(edit.target)] : [row(edit.source, trajectory ? 1 : source.guidance), row(edit.target)],
+    startLatents: trajectory?.data.subarray(0, trajectory.data.length / trajectory.shape[0]),
     seed: source.seed,
     steps: source.steps,
     width: source.width,

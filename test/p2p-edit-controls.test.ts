@@ -66,7 +66,7 @@ const blendInTime = (r: Float32Array, mb: Float32Array, alpha: Float32Array): Fl
 function checkCall(plan: EditPlan, rules: Rule[], call: number, seed: number): void {
   const rows = rules.length + 1;
   const batch = randomArray(2 * rows * MAP, seededRandom(seed));
-  const controls = controlsForCall(plan, { index: call, cfg: true, rows, batch: 2 * rows, latentHeight: 32, latentWidth: 32 }, []);
+  const controls = controlsForCall(plan, { index: call, cfg: true, rows, uncondRows: [...Array(rows).keys()], batch: 2 * rows, latentHeight: 32, latentWidth: 32 }, []);
   const out = graphCross(batch, controls);
   const row = (a: Float32Array, r: number): Float32Array => a.subarray(r * MAP, (r + 1) * MAP);
   for (let r = 0; r <= rows; r++) expect(row(out, r)).toEqual(row(batch, r)); // uncond rows and the cond source
@@ -117,7 +117,7 @@ describe('controls reproduce the reference formulas', () => {
   test('without CFG the batch is the cond rows only', async () => {
     const { tok, parsed, plan } = await setup(['cat→lasagne']);
     const batch = randomArray(2 * MAP, seededRandom(7));
-    const controls = controlsForCall(plan, { index: 0, cfg: false, rows: 2, batch: 2, latentHeight: 32, latentWidth: 32 }, []);
+    const controls = controlsForCall(plan, { index: 0, cfg: false, rows: 2, uncondRows: [], batch: 2, latentHeight: 32, latentWidth: 32 }, []);
     expect(Array.from(controls.sourceIndex, Number)).toEqual([0, 0]);
     const out = graphCross(batch, controls);
     const expected = replaceRule(replacementMapper(SOURCE, parsed[0].target, tok))(batch.subarray(0, MAP), batch.subarray(MAP));
@@ -128,9 +128,9 @@ describe('controls reproduce the reference formulas', () => {
   test('a re-edit (source from the store as external row N) gives the same edit rows', async () => {
     const { plan } = await setup(['a (fluffy:3) cat riding a red bicycle']);
     const full = randomArray(4 * MAP, seededRandom(8)); // [u-src, u-edit, c-src, c-edit]
-    const inBatch = graphCross(full, controlsForCall(plan, { index: MIXED_CALL, cfg: true, rows: 2, batch: 4, latentHeight: 32, latentWidth: 32 }, []));
+    const inBatch = graphCross(full, controlsForCall(plan, { index: MIXED_CALL, cfg: true, rows: 2, uncondRows: [0, 1], batch: 4, latentHeight: 32, latentWidth: 32 }, []));
     const editsOnly = Float32Array.from([...full.subarray(MAP, 2 * MAP), ...full.subarray(3 * MAP)]);
-    const controls = controlsForCall(plan, { index: MIXED_CALL, cfg: true, rows: 1, batch: 2, latentHeight: 32, latentWidth: 32 }, [], { sourceInBatch: false });
+    const controls = controlsForCall(plan, { index: MIXED_CALL, cfg: true, rows: 1, uncondRows: [0], batch: 2, latentHeight: 32, latentWidth: 32 }, [], { sourceInBatch: false });
     expect(Array.from(controls.sourceIndex, Number)).toEqual([0, 2]);
     const reEdit = graphCross(editsOnly, controls, full.subarray(2 * MAP, 3 * MAP));
     expect(reEdit.subarray(MAP)).toEqual(inBatch.subarray(3 * MAP));
@@ -143,7 +143,7 @@ describe('control invariants', () => {
     const tok = await loadTokenizer();
     const plan = buildEditPlan(parseEdit({ source: SOURCE, edit: 'cat→(dog:5)' }), tok, { steps: STEPS, cross: 0, self: 0 });
     for (let call = 0; call <= STEPS; call++) {
-      const c = controlsForCall(plan, { index: call, cfg: true, rows: 2, batch: 4, latentHeight: 32, latentWidth: 32 }, sdAttentionLayers());
+      const c = controlsForCall(plan, { index: call, cfg: true, rows: 2, uncondRows: [0, 1], batch: 4, latentHeight: 32, latentWidth: 32 }, sdAttentionLayers());
       expect(c.crossOn).toBe(false);
       expect(c.crossWeight.every((v) => v === 0)).toBe(true);
       expect(c.crossKeep.every((v) => v === 1)).toBe(true);
@@ -174,19 +174,19 @@ describe('control invariants', () => {
     const layers = sdAttentionLayers();
     const plan = buildEditPlan(parseEdit({ source: SOURCE, edit: 'cat→dog' }), tok, { steps: 50, self: 0.4 });
     for (const call of [0, 19, 20, 50]) {
-      const c = controlsForCall(plan, { index: call, cfg: true, rows: 2, batch: 4, latentHeight: 64, latentWidth: 64 }, layers);
+      const c = controlsForCall(plan, { index: call, cfg: true, rows: 2, uncondRows: [0, 1], batch: 4, latentHeight: 64, latentWidth: 64 }, layers);
       const inWindow = call < 20;
       expect(Array.from(c.selfOn)).toEqual(replacedSelfLayers(layers, { minLevel: 2 }, 64, 64).map((on) => (on && inWindow ? 1 : 0)));
       expect(Array.from(c.selfRows)).toEqual([0, 0, 0, inWindow ? 1 : 0]);
       expect(Array.from(c.sourceIndex, Number)).toEqual([0, 1, 2, 2]);
     }
-    expect(controlsForCall(plan, { index: 0, cfg: true, rows: 2, batch: 4, latentHeight: 64, latentWidth: 64 }, layers).selfOn.filter(Boolean).length).toBe(6);
+    expect(controlsForCall(plan, { index: 0, cfg: true, rows: 2, uncondRows: [0, 1], batch: 4, latentHeight: 64, latentWidth: 64 }, layers).selfOn.filter(Boolean).length).toBe(6);
   });
 
   test('a batch that does not fit the plan is refused', async () => {
     const { plan } = await setup(['cat→dog']);
-    expect(() => controlsForCall(plan, { index: 0, cfg: true, rows: 3, batch: 6, latentHeight: 32, latentWidth: 32 }, [])).toThrow(/shape mismatch/);
-    expect(() => controlsForCall(plan, { index: 0, cfg: true, rows: 2, batch: 2, latentHeight: 32, latentWidth: 32 }, [])).toThrow(/shape mismatch/);
+    expect(() => controlsForCall(plan, { index: 0, cfg: true, rows: 3, uncondRows: [0, 1, 2], batch: 6, latentHeight: 32, latentWidth: 32 }, [])).toThrow(/shape mismatch/);
+    expect(() => controlsForCall(plan, { index: 0, cfg: true, rows: 2, uncondRows: [0, 1], batch: 2, latentHeight: 32, latentWidth: 32 }, [])).toThrow(/shape mismatch/);
   });
 
   test('LocalBlend tokens per prompt row from the edits’ blend words', async () => {

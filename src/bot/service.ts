@@ -17,6 +17,7 @@ import { FairQueue } from './queue.js';
 import { endedMessage, resultMessage, statusMessage, type JobState, type PauseReason, type RenderContext, type ShownPreview } from './render.js';
 import type { JobStore } from './store.js';
 import { MessageUpdater } from './updater.js';
+import { DEFAULT_TRAJECTORY_BUDGET_BYTES, TrajectoryKeeper } from './trajectories.js';
 import { checkRequest } from './validate.js';
 
 export interface JobServiceOptions {
@@ -31,6 +32,8 @@ export interface JobServiceOptions {
   uploadLimitBytes: number;
   /** Minimum time between two edits of one message. */
   progressIntervalMs: number;
+  /** Bytes of source trajectories kept in the store for later edits (default 512 MiB; 0 keeps none). */
+  trajectoryBudgetBytes?: number;
 }
 
 /** Live previews per job at most; the engine also leaves progressIntervalMs between two (it computes no more than are shown). */
@@ -54,6 +57,7 @@ export interface QueueOverview {
 export class JobService {
   readonly queue: FairQueue;
   private readonly updater: MessageUpdater;
+  private readonly trajectories: TrajectoryKeeper;
   /** Jobs queued or running, as last read from the store. */
   private readonly active = new Map<number, JobRecord>();
   /** Resolves when a job's status message exists (a job never starts before it). */
@@ -70,6 +74,7 @@ export class JobService {
 
   constructor(private readonly o: JobServiceOptions) {
     this.updater = new MessageUpdater(o.sink, o.progressIntervalMs, o.log);
+    this.trajectories = new TrajectoryKeeper(o.store, o.backend.info.model, o.trajectoryBudgetBytes ?? DEFAULT_TRAJECTORY_BUDGET_BYTES);
     this.queue = new FairQueue({ ...o.queue, concurrency: o.backend.watchCapacity ? 0 : 1 }, (id, signal) => this.run(id, signal), {
       onChange: () => {
         this.refreshPositions();
@@ -252,7 +257,11 @@ export class JobService {
     };
     try {
       if (signal.aborted) throw new UserError('cancelled', `Job #${id} was cancelled.`);
-      const result = job.request.kind === 'imagine' ? await this.o.backend.imagine(job.request, options) : await this.o.backend.edit(job.request, options);
+      const result =
+        job.request.kind === 'imagine'
+          ? await this.o.backend.imagine(this.trajectories.imagineJob(job.request), options)
+          : await this.o.backend.edit(this.trajectories.editJob(job.request), options);
+      this.trajectories.keep(job.request, result);
       const done: JobRecord = { ...job, status: 'done', outcome: outcomeOf(result) };
       await this.deliver(done, await resultMessage(done, result, { uploadLimitBytes: this.o.uploadLimitBytes, view: this.view }));
       this.o.store.markDone(id, done.outcome!);

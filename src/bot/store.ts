@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ErrorValue } from '../engine/errors.js';
+import type { Trajectory } from '../engine/trajectory.js';
 import type { JobOrigin, JobOutcome, JobRecord, JobRequest, JobStatus } from './job.js';
 
 /** Schema versions, applied in order; PRAGMA user_version records how many have run. Never edit a shipped one. */
@@ -33,6 +34,16 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX jobs_by_message ON jobs (message_id);
    CREATE INDEX jobs_by_user_channel ON jobs (user_id, channel_id, status);
    CREATE INDEX jobs_by_status ON jobs (status);`,
+  // Source trajectories (the state an edit needs of its source image), keyed by the source's parameters.
+  `CREATE TABLE trajectories (
+     key          TEXT PRIMARY KEY,
+     shape        TEXT NOT NULL,
+     data         BLOB NOT NULL,
+     bytes        INTEGER NOT NULL,
+     created_at   INTEGER NOT NULL,
+     last_used_at INTEGER NOT NULL
+   );
+   CREATE INDEX trajectories_by_use ON trajectories (last_used_at);`,
 ];
 
 /** What a caller knows of a job before it is stored. */
@@ -177,6 +188,48 @@ export class JobStore {
 
   close(): void {
     this.db.close();
+  }
+
+  // ---- Source trajectories: a byte-bounded cache, least recently used out first ----
+
+  /**
+   * Stores a trajectory (float32, little-endian) under `key`, then evicts the least recently used ones until the
+   * table holds at most `budgetBytes` of latents. One larger than the whole budget is not kept (returns false).
+   */
+  putTrajectory(key: string, trajectory: Trajectory, budgetBytes: number): boolean {
+    const { data, shape } = trajectory;
+    if (data.byteLength > budgetBytes) return false;
+    const now = this.now();
+    this.db.transaction(() => {
+      this.db
+        .prepare('INSERT OR REPLACE INTO trajectories (key, shape, data, bytes, created_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(key, JSON.stringify(shape), Buffer.from(data.buffer, data.byteOffset, data.byteLength), data.byteLength, now, now);
+      let total = (this.db.prepare('SELECT COALESCE(SUM(bytes), 0) AS total FROM trajectories').get() as { total: number }).total;
+      const oldest = this.db.prepare('SELECT key, bytes FROM trajectories WHERE key <> ? ORDER BY last_used_at, rowid').all(key) as { key: string; bytes: number }[];
+      const remove = this.db.prepare('DELETE FROM trajectories WHERE key = ?');
+      for (const row of oldest) {
+        if (total <= budgetBytes) break;
+        remove.run(row.key);
+        total -= row.bytes;
+      }
+    })();
+    return true;
+  }
+
+  /** The trajectory under `key` (now the most recently used), or undefined. */
+  getTrajectory(key: string): Trajectory | undefined {
+    const row = this.db.prepare('SELECT shape, data FROM trajectories WHERE key = ?').get(key) as { shape: string; data: Buffer } | undefined;
+    if (!row) return undefined;
+    this.db.prepare('UPDATE trajectories SET last_used_at = ? WHERE key = ?').run(this.now(), key);
+    // Copied into an aligned buffer of its own (the row's Buffer may sit at any offset of a shared one).
+    const bytes = new Uint8Array(row.data.byteLength);
+    bytes.set(row.data);
+    return { data: new Float32Array(bytes.buffer), shape: JSON.parse(row.shape) as Trajectory['shape'] };
+  }
+
+  /** Trajectories kept and their bytes. */
+  trajectoryStats(): { entries: number; bytes: number } {
+    return this.db.prepare('SELECT COUNT(*) AS entries, COALESCE(SUM(bytes), 0) AS bytes FROM trajectories').get() as { entries: number; bytes: number };
   }
 }
 

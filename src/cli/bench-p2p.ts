@@ -2,13 +2,15 @@
  * Prompt-to-Prompt's `reprompt bench` sections: what the attention patch costs per UNet call, what a re-edit saves
  * by replaying the stored source branch, and how much memory the attention store holds. Figures only.
  */
+import { float32ToHalf, halfToFloat32 } from '../engine/fp16.js';
+import sharp from 'sharp';
 import type { ImagineParams } from '../engine/jobs.js';
 import { StableDiffusionPipeline, type DenoiseRequest, type PipelineOptions, type PromptRow } from '../engine/pipeline.js';
 import { parseEdit } from '../p2p/edit/language.js';
 import { AttentionPatchLoader } from '../p2p/graph/loader.js';
 import type { EditJob, EditResult } from '../p2p/jobs.js';
 import { runEdit } from '../p2p/runtime/edit-runner.js';
-import type { StoreStats } from '../p2p/store.js';
+import { AttentionStore, type SourceTrace, type StoreStats } from '../p2p/store.js';
 import type { BenchContext, BenchFigure, BenchSection } from './bench-sections.js';
 import { APP_HANDLERS_URL } from '../p2p/handlers-url.js';
 
@@ -117,5 +119,73 @@ const storeSection: BenchSection = {
   },
 };
 
+/** Largest absolute value. */
+function maxAbs(values: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < values.length; i++) m = Math.max(m, Math.abs(values[i]));
+  return m;
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+/** The attention store's default budget in the app worker (src/p2p/handlers.ts). */
+const HOT_CACHE_BUDGET_BYTES = 2048 * 2 ** 20;
+
+const trajectorySection: BenchSection = {
+  title: 'Prompt-to-Prompt: edits that replay the source trajectory (main thread, patched UNet)',
+  async run(context) {
+    const { params } = context;
+    const loader = new AttentionPatchLoader();
+    return withPipeline(context, { unetLoader: loader }, async (pipeline) => {
+      const meta = loader.meta!;
+      const job = (p: ImagineParams): EditJob => ({ ...editJob(p, EDIT_WORD), returnLatents: true });
+      // Every batch size once, so that none of the measured runs pays for first-run allocations.
+      const warm = await runEdit({ pipeline, meta }, job(oneStep(params)));
+      await runEdit({ pipeline, meta }, { ...job(oneStep(params)), sourceTrajectory: warm.sourceTrajectory });
+      await pipeline.imagine({ kind: 'imagine', params: oneStep(params) });
+
+      const plain = await pipeline.imagine({ kind: 'imagine', params, returnTrajectory: true });
+      const trajectory = plain.trajectory!;
+      const full = await runEdit({ pipeline, meta }, job(params));
+      const replayed = await runEdit({ pipeline, meta }, { ...job(params), sourceTrajectory: trajectory });
+      // The app worker's default budget: a trace over it is not kept, and the hot-cache figures are then left out.
+      const store = new AttentionStore<SourceTrace>({ budgetBytes: HOT_CACHE_BUDGET_BYTES });
+      await runEdit({ pipeline, meta, store }, { ...job(params), sourceTrajectory: trajectory }); // records the hot cache
+      const cached = await runEdit({ pipeline, meta, store }, job(params));
+
+      // Float16 storage: the same replay from the trajectory rounded to half precision.
+      const half: typeof trajectory = { data: halfToFloat32(float32ToHalf(trajectory.data)), shape: trajectory.shape };
+      const fromHalf = await runEdit({ pipeline, meta }, { ...job(params), sourceTrajectory: half });
+      const [exactRgb, halfRgb] = await Promise.all([replayed, fromHalf].map((r) => sharp(r.image.png).removeAlpha().raw().toBuffer()));
+      const scale = maxAbs(replayed.latents!.data);
+
+      return [
+        ms('plain image (2 UNet rows), total', plain.timings.totalMs),
+        ms('plain image, UNet per call', unetPerCall(plain.timings)),
+        ms('full edit (4 rows: source with its guidance pair), total', full.timings.totalMs),
+        ms('full edit, UNet per call', unetPerCall(full.timings)),
+        ms('trajectory edit (3 rows: source cond only, replayed), total', replayed.timings.totalMs),
+        ms('trajectory edit, UNet per call', unetPerCall(replayed.timings)),
+        ...(cached.sourceFrom === 'store'
+          ? [
+              ms('hot-cache edit (2 rows: source attention from the store), total', cached.timings.totalMs),
+              ms('hot-cache edit, UNet per call', unetPerCall(cached.timings)),
+              mb('hot-cache bytes per source (attention trace)', store.stats().bytes),
+            ]
+          : [count(`hot cache: the source's attention trace is over ${HOT_CACHE_BUDGET_BYTES / 2 ** 20} MiB, not kept`, 0)]),
+        { label: 'trajectory edit vs full edit, total', value: replayed.timings.totalMs / full.timings.totalMs, unit: '×' },
+        { label: 'trajectory edit latents vs full edit, max |Δ| / max |ref|', value: maxAbsDiff(replayed.latents!.data, full.latents!.data) / scale, unit: '' },
+        { label: 'trajectory bytes per image (float32)', value: trajectory.data.byteLength / 1024, unit: 'KiB' },
+        { label: 'float16 trajectory: edit latents max |Δ| / max |ref|', value: maxAbsDiff(fromHalf.latents!.data, replayed.latents!.data) / scale, unit: '' },
+        count('float16 trajectory: PNG max level difference', maxAbsDiff(exactRgb, halfRgb)),
+      ];
+    });
+  },
+};
+
 /** Prompt-to-Prompt's sections, in order (the store section reads the store the re-edit section filled). */
-export const P2P_BENCH_SECTIONS: readonly BenchSection[] = [patchSection, reEditSection, storeSection];
+export const P2P_BENCH_SECTIONS: readonly BenchSection[] = [patchSection, reEditSection, storeSection, trajectorySection];

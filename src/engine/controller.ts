@@ -15,9 +15,15 @@ export interface UNetCall {
   timestep: number;
   /** Prompt rows of the job (R). */
   rows: number;
-  /** True when the batch is [uncond rows..., cond rows...] (2R items), false for cond rows only (R items). */
+  /** True when the batch has uncond rows (uncondRows is not empty). */
   cfg: boolean;
-  /** UNet batch size (2R with CFG, R without). */
+  /**
+   * The prompt rows that have an uncond row (those of guidance ≠ 1), in batch order. The batch is
+   * [uncond of uncondRows[0], uncond of uncondRows[1], …, cond row 0, …, cond row R−1]: uncond item i is at batch
+   * index i, cond row r at uncondRows.length + r.
+   */
+  uncondRows: readonly number[];
+  /** UNet batch size: uncondRows.length + R. */
   batch: number;
   /** Latent spatial size. */
   latentHeight: number;

@@ -30,6 +30,8 @@ export interface ImagineJob {
   returnLatents?: boolean;
   /** Attach live previews to some progress reports (see ./preview.ts). Not part of what the job draws. */
   preview?: PreviewOptions;
+  /** Return the image's trajectory (the source state of later edits), recorded at no extra UNet cost. */
+  returnTrajectory?: boolean;
 }
 
 export interface StepProgress {
@@ -69,6 +71,8 @@ export interface ImagineResult {
   truncated: string[];
   latents?: { data: Float32Array; shape: number[] };
   attentionMap?: ImageOutput;
+  /** With returnTrajectory: the latents at the start and after every step. */
+  trajectory?: Trajectory;
   timings: Timings;
 }
 

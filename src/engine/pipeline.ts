@@ -3,7 +3,8 @@
  * guidance: classifier-free guidance is applied at every scale (negative and < 1 included), not only above 1.
  *
  * Several prompt rows can be denoised together from the same seed (Prompt-to-Prompt's source + edits); the UNet
- * batch is then [uncond rows..., cond rows...], a layout the P2P controller relies on.
+ * batch is then [uncond rows of the guided rows..., cond rows...] (a row of guidance exactly 1 has no uncond row),
+ * a layout the P2P controller relies on (UNetCall.uncondRows).
  */
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import type { DenoiseController, UNetCall } from './controller.js';
@@ -24,6 +25,7 @@ import { LatentPreviewer, type PreviewOptions } from './preview.js';
 import { createScheduler } from './schedulers/index.js';
 import { SAMPLER_NAMES, type SamplerName, type Scheduler } from './schedulers/scheduler.js';
 import { ClipTokenizer } from './tokenizer.js';
+import { TrajectoryRecorder, type Trajectory } from './trajectory.js';
 
 export interface PipelineOptions extends SessionSettings {
   /** Loads the UNet session (Prompt-to-Prompt passes one that patches the graph). */
@@ -63,6 +65,13 @@ export interface DenoiseRequest {
    * noised to the schedule's point that `strength` (0…1) picks; only the rest of the schedule runs.
    */
   init?: { latents: Float32Array; strength: number };
+  /** Record this prompt row's trajectory (its latents at the start and after every step, after the controller). */
+  recordTrajectory?: number;
+  /**
+   * One row [C, h, w] that every row starts from instead of the seed's noise × init_noise_sigma (a replayed
+   * trajectory's entry 0). The seed's noise is still drawn first, so ancestral samplers draw the same step noise.
+   */
+  startLatents?: Float32Array;
 }
 
 export interface DenoiseResult {
@@ -73,6 +82,8 @@ export interface DenoiseResult {
   /** Per row: the prompt's tokens that did not fit. */
   truncated: string[][];
   timings: Timings;
+  /** The recorded row's trajectory, when the request asked for one. */
+  trajectory?: Trajectory;
 }
 
 export interface ImagineHooks {
@@ -149,7 +160,7 @@ export class StableDiffusionPipeline {
     const latentWidth = req.width / this.model.vaeScaleFactor;
     const latentSize = channels * latentHeight * latentWidth;
     const guidance = new GuidanceBatch(req.rows.map((row) => row.guidance), latentSize);
-    const text = await this.encodeText(req.rows, guidance.cfg);
+    const text = await this.encodeText(req.rows, guidance.uncondRows);
 
     const noise = new RowNoise(req.seeds ?? [req.seed], rows, [1, channels, latentHeight, latentWidth]);
     const start = startLatents(scheduler, req, noise, rows, latentSize);
@@ -159,12 +170,25 @@ export class StableDiffusionPipeline {
 
     const count = scheduler.timesteps.length;
     const previewer = req.preview && req.onProgress ? new LatentPreviewer(scheduler, req.steps, req.preview) : undefined;
+    const recorder =
+      req.recordTrajectory === undefined ? undefined : new TrajectoryRecorder(count - first + 1, [channels, latentHeight, latentWidth], req.recordTrajectory);
+    recorder?.add(latents);
     const loopStart = performance.now();
     let unetMs = 0;
     for (let index = first; index < count; index++) {
       if (req.shouldCancel?.()) throw new UserError('cancelled', 'The job was cancelled.');
       const timestep = scheduler.timesteps[index];
-      const call: UNetCall = { index, count, timestep, rows, cfg: guidance.cfg, batch: guidance.batch, latentHeight, latentWidth };
+      const call: UNetCall = {
+        index,
+        count,
+        timestep,
+        rows,
+        cfg: guidance.cfg,
+        uncondRows: guidance.uncondRows,
+        batch: guidance.batch,
+        latentHeight,
+        latentWidth,
+      };
       const fetches = req.controller?.unetFetches?.(call) ?? [];
       const scaled = scheduler.scaleModelInput(latents, index);
       const output = await this.unet.run({
@@ -180,6 +204,7 @@ export class StableDiffusionPipeline {
       const prediction = guidance.noisePrediction(output.noisePred);
       latents = scheduler.step(prediction, index, latents, context);
       latents = req.controller?.afterStep?.(call, latents, latentSize) ?? latents;
+      recorder?.add(latents);
       // Steps as the user counts them: PNDM's n steps take n + 1 UNet calls (its first step twice).
       const step = req.steps - (count - index - 1);
       if (step < 1 || !req.onProgress) continue;
@@ -192,6 +217,7 @@ export class StableDiffusionPipeline {
     }
     const loopMs = performance.now() - loopStart;
     return {
+      ...(recorder ? { trajectory: recorder.finish() } : {}),
       latents,
       shape: [rows, channels, latentHeight, latentWidth],
       sampler,
@@ -228,6 +254,7 @@ export class StableDiffusionPipeline {
       preview: job.preview,
       shouldCancel: hooks.shouldCancel,
       controller: hooks.controller,
+      recordTrajectory: job.returnTrajectory ? 0 : undefined,
     });
     const decoded = await this.decodeTimed(denoised.latents, denoised.shape);
     hooks.onImage?.(decoded.images[0]);
@@ -240,6 +267,7 @@ export class StableDiffusionPipeline {
       timings: { ...denoised.timings, vaeMs: decoded.runMs, totalMs: performance.now() - started },
     };
     if (job.returnLatents) result.latents = { data: denoised.latents, shape: [...denoised.shape] };
+    if (denoised.trajectory) result.trajectory = denoised.trajectory;
     return result;
   }
 
@@ -303,11 +331,11 @@ export class StableDiffusionPipeline {
   }
 
   /**
-   * Tokenizes and encodes the rows into the UNet's encoder_hidden_states: [uncond rows..., cond rows...] with CFG,
-   * the cond rows alone without. Each distinct text is encoded once (P2P rows share their negative prompt).
+   * Tokenizes and encodes the rows into the UNet's encoder_hidden_states: [uncond of `uncondRows`..., cond rows...].
+   * Each distinct text is encoded once (P2P rows share their negative prompt).
    */
-  private async encodeText(rows: readonly PromptRow[], cfg: boolean): Promise<{ hiddenStates: Tensor; truncated: string[][]; runMs: number }> {
-    const texts = [...(cfg ? rows.map((row) => row.negativePrompt) : []), ...rows.map((row) => row.prompt)];
+  private async encodeText(rows: readonly PromptRow[], uncondRows: readonly number[]): Promise<{ hiddenStates: Tensor; truncated: string[][]; runMs: number }> {
+    const texts = [...uncondRows.map((r) => rows[r].negativePrompt), ...rows.map((row) => row.prompt)];
     const distinct = [...new Set(texts)];
     const tokens = new Map(distinct.map((t) => [t, this.tokenizer.encodePadded(t)]));
     const embeddings = await this.textEncoder.encode(distinct.map((t) => tokens.get(t)!.ids));
@@ -391,6 +419,14 @@ function startLatents(
   latentSize: number,
 ): { latents: Float32Array; first: number } {
   const drawn = noise.next();
+  if (req.startLatents) {
+    // A replayed trajectory's entry 0: the seed's noise was still drawn, so ancestral samplers draw the same step noise.
+    if (req.init) throw new UserError('bad_input', 'A run starts from its start latents or from an init image, not both.');
+    if (req.startLatents.length !== latentSize) {
+      throw new UserError('bad_input', `The start latents hold ${req.startLatents.length} values, the run needs ${latentSize}.`);
+    }
+    return { latents: toRows(req.startLatents.slice(), rows, latentSize), first: 0 };
+  }
   if (!req.init) {
     const sigma = Math.fround(scheduler.initNoiseSigma); // torch multiplies a float32 tensor by a float32 scalar
     return { latents: toRows(drawn.map((x) => x * sigma), rows, latentSize), first: 0 };
@@ -415,12 +451,14 @@ function toRows(data: Float32Array, rows: number, latentSize: number): Float32Ar
 }
 
 /**
- * Classifier-free guidance over prompt rows: builds the UNet batch [uncond rows..., cond rows...] and combines its
- * output into eps = uncond + g·(cond − uncond) per row. With every scale exactly 1 guidance is the identity, so
- * the batch is the cond rows alone.
+ * Classifier-free guidance over prompt rows: builds the UNet batch [uncond rows of the guided rows..., cond rows...]
+ * and combines its output into eps = uncond + g·(cond − uncond) per guided row. A row of guidance exactly 1 is
+ * its cond prediction alone (guidance is then the identity), so it needs no uncond row: with every scale 1 the
+ * batch is the cond rows alone, and a Prompt-to-Prompt source row replayed from its trajectory costs one row.
  */
 class GuidanceBatch {
-  readonly cfg: boolean;
+  /** Prompt rows that have an uncond row, in batch order (uncond item i is prompt row uncondRows[i]). */
+  readonly uncondRows: readonly number[];
   readonly batch: number;
   /** Reused every step: the UNet reads it during run() only. */
   private readonly input: Float32Array | undefined;
@@ -429,38 +467,44 @@ class GuidanceBatch {
     private readonly scales: readonly number[],
     private readonly latentSize: number,
   ) {
-    this.cfg = scales.some((g) => g !== 1);
-    this.batch = this.cfg ? 2 * scales.length : scales.length;
+    this.uncondRows = scales.flatMap((g, row) => (g !== 1 ? [row] : []));
+    this.batch = this.uncondRows.length + scales.length;
     this.input = this.cfg ? new Float32Array(this.batch * latentSize) : undefined;
+  }
+
+  get cfg(): boolean {
+    return this.uncondRows.length > 0;
   }
 
   /** The UNet sample for the scaled latents of all rows. */
   unetInput(scaled: Float32Array): Float32Array {
     if (!this.input) return scaled;
-    this.input.set(scaled, 0);
-    this.input.set(scaled, scaled.length);
+    const size = this.latentSize;
+    this.uncondRows.forEach((row, i) => this.input!.set(scaled.subarray(row * size, (row + 1) * size), i * size));
+    this.input.set(scaled, this.uncondRows.length * size);
     return this.input;
   }
 
   /**
-   * One noise prediction per row. The guided values are written over the uncond half of this call's own output
+   * One noise prediction per row. The guided values are written over the cond rows of this call's own output
    * buffer (no per-step allocation, and schedulers such as PNDM and DPM++ may keep it), rounded to float32 at
    * each operation as torch computes them.
    */
   noisePrediction(output: Float32Array): Float32Array {
     if (!this.cfg) return output;
-    const rows = this.scales.length;
     const fround = Math.fround;
-    for (let row = 0; row < rows; row++) {
+    const size = this.latentSize;
+    const condStart = this.uncondRows.length * size;
+    this.uncondRows.forEach((row, i) => {
       const scale = fround(this.scales[row]);
-      const uncond = row * this.latentSize;
-      const cond = (rows + row) * this.latentSize;
-      for (let i = 0; i < this.latentSize; i++) {
-        const u = output[uncond + i];
-        output[uncond + i] = u + fround(scale * fround(output[cond + i] - u));
+      const uncond = i * size;
+      const cond = condStart + row * size;
+      for (let j = 0; j < size; j++) {
+        const u = output[uncond + j];
+        output[cond + j] = u + fround(scale * fround(output[cond + j] - u));
       }
-    }
-    return output.subarray(0, rows * this.latentSize);
+    });
+    return output.subarray(condStart, condStart + this.scales.length * size);
   }
 }
 

@@ -3,6 +3,7 @@
  */
 import type { ImageOutput, ImagineParams, Timings } from '../engine/jobs.js';
 import type { PreviewOptions } from '../engine/preview.js';
+import type { Trajectory } from '../engine/trajectory.js';
 import type { EditMode } from './edit/language.js';
 
 /** A time window as fractions of the run: a number f means [0, f). */
@@ -49,7 +50,16 @@ export interface EditJob {
   returnLatents?: boolean;
   /** Attach live previews of the edited row to some progress reports. */
   preview?: PreviewOptions;
+  /**
+   * The source image's trajectory (from its generation, an earlier edit, or an inversion): the source row then
+   * runs cond only, replayed from it (3 UNet rows instead of 4). Without one the source is generated in the batch
+   * and its trajectory returned (EditResult.sourceTrajectory). Its run must match the source's steps, sampler, size.
+   */
+  sourceTrajectory?: Trajectory;
 }
+
+/** Where an edit's source branch came from (see runEdit). */
+export type SourceFrom = 'store' | 'trajectory' | 'guided';
 
 export interface EditResult {
   kind: 'edit';
@@ -63,6 +73,9 @@ export interface EditResult {
   attentionMap?: ImageOutput;
   /** True when the source branch came from the attention store instead of being recomputed. */
   reusedSource: boolean;
+  sourceFrom: SourceFrom;
+  /** The source's trajectory when this edit generated it (sourceFrom 'guided'), for later edits. */
+  sourceTrajectory?: Trajectory;
   latents?: { data: Float32Array; shape: number[] };
   timings: Timings;
 }

@@ -3,7 +3,8 @@
  * tensors). The inputs it fills, and what the graph computes from them, are the contract in ../graph/contract.ts:
  * cross layers compute out_row = src_row @ W_row + P_row ⊙ D_row, self layers take the source row where asked.
  *
- * Batch layout: with CFG [uncond rows…, cond rows…], else cond rows only; prompt row 0 is the source and rows
+ * Batch layout: [uncond rows of the guided prompt rows…, cond rows…] (see the engine's UNetCall.uncondRows; a
+ * source replayed from its trajectory runs cond only); prompt row 0 is the source and rows
  * 1.. are the edits. Only the cond edit rows are edited (W = S ⊙ α, D = O ⊙ α + 1 − α, see mapping.ts); the source
  * row and every uncond row get W = 0, D = 1. For a re-edit the source is not in the batch: the prompt rows are
  * the edits only, and their source is the first external row (index N), fed from the attention store.
@@ -104,7 +105,9 @@ export interface CallShape {
   cfg: boolean;
   /** Prompt rows in the batch. */
   rows: number;
-  /** Batch rows N = rows·(cfg ? 2 : 1). */
+  /** Prompt rows that have an uncond row, in batch order (they come first). */
+  uncondRows: readonly number[];
+  /** Batch rows N = uncondRows.length + rows. */
   batch: number;
   latentHeight: number;
   latentWidth: number;
@@ -132,12 +135,14 @@ export interface CallOptions {
 export function controlsForCall(plan: EditPlan, call: CallShape, layers: readonly AttentionLayerInfo[], options: CallOptions = {}): CallControls {
   const sourceInBatch = options.sourceInBatch ?? true;
   const expectedRows = plan.edits.length + (sourceInBatch ? 1 : 0);
-  if (call.rows !== expectedRows || call.batch !== call.rows * (call.cfg ? 2 : 1)) {
-    throw new Error(`P2P call shape mismatch: ${call.rows} prompt rows / batch ${call.batch} (cfg ${call.cfg}), the plan needs ${expectedRows} prompt rows`);
+  if (call.rows !== expectedRows || call.batch !== call.rows + call.uncondRows.length) {
+    throw new Error(
+      `P2P call shape mismatch: ${call.rows} prompt rows / batch ${call.batch} (${call.uncondRows.length} uncond), the plan needs ${expectedRows} prompt rows`,
+    );
   }
   const size = plan.tokens;
   const n = call.batch;
-  const condStart = call.cfg ? call.rows : 0;
+  const condStart = call.uncondRows.length;
   const controls: CallControls = {
     sourceIndex: new BigInt64Array(n),
     crossOn: false,

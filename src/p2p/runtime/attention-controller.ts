@@ -7,6 +7,7 @@
  */
 import type { Tensor } from 'onnxruntime-node';
 import type { DenoiseController, UNetCall } from '../../engine/controller.js';
+import { checkTrajectory, trajectoryEntry, type Trajectory } from '../../engine/trajectory.js';
 import type { LocalBlend, LayerMaps } from '../blend.js';
 import { controlsForCall, type CallControls, type EditPlan } from '../edit/controls.js';
 import { levelSize, replacedSelfLayers, type SelfThreshold } from '../edit/schedule.js';
@@ -24,6 +25,11 @@ export interface AttentionControllerOptions {
    * (recorded by an earlier edit of the same source image).
    */
   replay?: SourceTrace;
+  /**
+   * The source row (prompt row 0, in the batch, run cond only) follows this trajectory: after every step its
+   * latents are overwritten by the stored ones, before LocalBlend reads them.
+   */
+  trajectory?: Trajectory;
   /** First edit: record the source branch (prompt row 0) for later re-edits. */
   record?: { prompt: string; blendLevel: number; selfThreshold: SelfThreshold };
   blend?: LocalBlend;
@@ -57,7 +63,7 @@ export class AttentionController implements DenoiseController {
   /** The capture and map requests of a call, made once whichever of feeds/fetches the loop asks for first. */
   private prepare(call: UNetCall): { call: UNetCall; capture?: CaptureRequest; maps?: MapRequest } {
     if (this.current?.call !== call) {
-      const condStart = call.cfg ? call.rows : 0;
+      const condStart = call.uncondRows.length;
       this.current = { call, capture: this.captureRequest(call, condStart), maps: this.mapRequest(call, condStart) };
     }
     return this.current;
@@ -138,7 +144,11 @@ export class AttentionController implements DenoiseController {
   }
 
   afterStep(call: UNetCall, latents: Float32Array, latentSize: number): Float32Array | void {
-    const { blend } = this.options;
+    const { blend, trajectory } = this.options;
+    if (trajectory) {
+      if (call.index === 0) checkTrajectory(trajectory, call.count, [latentSize / (call.latentHeight * call.latentWidth), call.latentHeight, call.latentWidth]);
+      latents.set(trajectoryEntry(trajectory, call.index + 1)); // prompt row 0 is the source
+    }
     const traced: SourceCallTrace | undefined = this.trace?.perCall[call.index];
     if (traced) traced.latents = latents.slice(0, latentSize); // prompt row 0 is the source: never blended
     if (!blend) return;

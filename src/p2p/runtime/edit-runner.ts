@@ -1,15 +1,23 @@
 /**
  * Runs one Prompt-to-Prompt edit on a loaded pipeline whose UNet carries the attention-control patch:
- * parse → plan → (source trace from the store, or the source branch in the batch) → denoise → decode → PNG.
+ * parse → plan → source branch → denoise → decode → PNG. The source branch comes, cheapest first, from
+ *   - the attention store (a hot cache of source traces): the batch holds the edit rows only (2 UNet rows);
+ *   - the job's source trajectory: the source row runs cond only and is put back on its stored latents after
+ *     every step (3 UNet rows; the reference edits only the cond half, so the result is the full edit's);
+ *   - neither: the source row runs with its own guidance pair, as a plain generation of it would (4 UNet rows),
+ *     and its trajectory is recorded and returned for later edits.
  *
  * The source branch always keeps the source image's own settings (its guidance included), so the source row of an
- * edit is the source image itself, and a re-edit may reuse it from the store whatever the edit's own guidance.
+ * edit is the source image itself, and a re-edit may reuse it whatever the edit's own guidance.
  */
 import { UserError } from '../../engine/errors.js';
 import { encodePng, formatParameters, type RgbImage } from '../../engine/image.js';
 import type { ImageOutput, ImagineParams } from '../../engine/jobs.js';
 import { normalizeSeed } from '../../engine/noise.js';
 import type { PromptRow, StableDiffusionPipeline } from '../../engine/pipeline.js';
+import { createScheduler } from '../../engine/schedulers/index.js';
+import type { SamplerName } from '../../engine/schedulers/scheduler.js';
+import { checkTrajectory, trajectoryEntry, type Trajectory } from '../../engine/trajectory.js';
 import { DEFAULT_BLEND_LEVEL, LocalBlend } from '../blend.js';
 import { blendRowTokens, buildEditPlan } from '../edit/controls.js';
 import { parseEdit } from '../edit/language.js';
@@ -51,6 +59,15 @@ function selfThreshold(side: number | undefined): SelfThreshold {
 
 const windowText = (w: StepWindow): string => (Array.isArray(w) ? `${w[0]}-${w[1]}` : String(w));
 
+/** Throws UserError('bad_input') unless `trajectory` is one of a run of this source's steps, sampler and size. */
+function checkSourceTrajectory(pipeline: StableDiffusionPipeline, source: ImagineParams & { sampler: SamplerName }, trajectory: Trajectory): void {
+  const scheduler = createScheduler(pipeline.model.schedulerConfig, source.sampler);
+  scheduler.setTimesteps(source.steps);
+  const scale = pipeline.model.vaeScaleFactor;
+  const channels = pipeline.unet.latentChannels ?? pipeline.model.latentChannels ?? trajectory.shape[1];
+  checkTrajectory(trajectory, scheduler.timesteps.length, [channels, source.height / scale, source.width / scale]);
+}
+
 export async function runEdit(ctx: EditContext, job: EditJob): Promise<EditResult> {
   const started = performance.now();
   const { pipeline, meta, store } = ctx;
@@ -74,6 +91,8 @@ export async function runEdit(ctx: EditContext, job: EditJob): Promise<EditResul
   const key = sourceTraceKey(meta, source, plan.selfThreshold);
   const stored = store?.get(key);
   const replay = stored && stored.prompt === source.prompt ? stored : undefined;
+  const trajectory = replay ? undefined : job.sourceTrajectory;
+  if (trajectory) checkSourceTrajectory(pipeline, source, trajectory);
   const blendTokens = blendRowTokens(plan, pipeline.tokenizer);
   const blend = blendTokens ? new LocalBlend(blendTokens, meta.textLength, { sourceInBatch: !replay }) : undefined;
   const accumulator = job.attentionMap ? new AttentionAccumulator() : undefined;
@@ -81,15 +100,19 @@ export async function runEdit(ctx: EditContext, job: EditJob): Promise<EditResul
     meta,
     plan,
     replay,
+    trajectory,
     record: store && !replay ? { prompt: source.prompt, blendLevel: DEFAULT_BLEND_LEVEL, selfThreshold: plan.selfThreshold } : undefined,
     blend,
     heatmap: accumulator ? { accumulator, promptRow: 1, level: HEATMAP_LEVEL } : undefined,
   });
 
-  const sourceRow: PromptRow = { prompt: source.prompt, negativePrompt: source.negativePrompt, guidance: source.guidance };
+  // A replayed source needs its cond attention only: guidance 1 gives it no uncond row.
+  const sourceRow: PromptRow = { prompt: source.prompt, negativePrompt: source.negativePrompt, guidance: trajectory ? 1 : source.guidance };
   const targetRow: PromptRow = { prompt: parsed.target, negativePrompt: source.negativePrompt, guidance };
   const denoised = await pipeline.denoise({
     rows: replay ? [targetRow] : [sourceRow, targetRow],
+    startLatents: trajectory ? trajectoryEntry(trajectory, 0) : undefined,
+    recordTrajectory: replay || trajectory ? undefined : 0,
     seed: source.seed,
     steps: source.steps,
     width: source.width,
@@ -124,9 +147,12 @@ export async function runEdit(ctx: EditContext, job: EditJob): Promise<EditResul
     mode: parsed.mode,
     image: await pngOutput(targetImage, formatParameters(params)),
     reusedSource: replay !== undefined,
+    sourceFrom: replay ? 'store' : trajectory ? 'trajectory' : 'guided',
     timings: { ...denoised.timings },
   };
+  if (denoised.trajectory) result.sourceTrajectory = denoised.trajectory;
   if (job.sourceImage && !replay) {
+    // With a trajectory the source row ends on its last entry, put there by the controller.
     const [sourceImage] = await pipeline.decode(denoised.latents.slice(0, latentSize), [1, channels, h, w]);
     result.source = await pngOutput(sourceImage, formatParameters({ ...source, model: pipeline.model.name }));
   }
