@@ -5,6 +5,7 @@
  */
 import { InferenceSession } from 'onnxruntime-node';
 import { errorMessage, UserError } from '../errors.js';
+import { disableOrtTelemetry } from '../ort-telemetry.js';
 
 export const PROVIDERS = ['cpu', 'cuda', 'webgpu'] as const;
 export type ProviderName = (typeof PROVIDERS)[number];
@@ -27,6 +28,7 @@ const PROVIDER_FIX: Record<Exclude<ProviderName, 'cpu'>, string> = {
 };
 
 export function sessionOptions(settings: SessionSettings = {}): InferenceSession.SessionOptions {
+  disableOrtTelemetry();
   const provider = settings.provider ?? 'cpu';
   if (!PROVIDERS.includes(provider)) {
     throw new UserError('provider', `Unknown execution provider "${provider}": expected one of ${PROVIDERS.join(', ')}.`);

@@ -6,6 +6,7 @@
 import { Worker } from 'node:worker_threads';
 import { errorMessage, fromErrorValue, UserError } from '../errors.js';
 import type { StepProgress } from '../jobs.js';
+import { disableOrtTelemetry } from '../ort-telemetry.js';
 import { CancelFlag } from './cancel-flag.js';
 import type { Job } from './job-handler.js';
 import type { EngineInfo, FromWorker, ToWorker, WorkerInit, WorkerPipelineOptions } from './protocol.js';
@@ -70,6 +71,7 @@ export class EngineWorker {
       handlersUrl: options.handlers.href,
       cancelBuffer: this.cancelFlag.buffer,
     };
+    disableOrtTelemetry();
     this.worker = new Worker(BOOTSTRAP_URL, { workerData: init });
     this.worker.on('message', (message: FromWorker) => this.onMessage(message));
     this.worker.on('error', (error) => this.fail(`The engine worker crashed: ${errorMessage(error)}`));
