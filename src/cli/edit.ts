@@ -50,7 +50,6 @@ const blendWords = (text: string): string[] => text.split(/[\s,]+/u).filter(Bool
 export function register(program: Command): void {
   const command = program
     .command('edit')
-    .description('edit an image by editing its prompt (Prompt-to-Prompt): same seed, same layout, new words')
     .option('--edit <edit>', 'the edit: "cat→dog", "cat->dog, red→blue", "(word:1.5)", "…; blend: cat dog; cross: dog=0.4"')
     .option('--target <prompt>', 'the full new prompt (swap when only words differ, else refinement)')
     .option('--reweight <word=w,…>', 'word weights on the target, e.g. "smiling=2,pink=-1"', wordWeights)

@@ -46,7 +46,7 @@ export function addGenerationOptions(command: Command): Command {
 }
 
 export function register(program: Command): void {
-  const command = addGenerationOptions(program.command('imagine').description('draw an image from a prompt'));
+  const command = addGenerationOptions(program.command('imagine'));
   addEngineOptions(command).action((options: GenerationOptions) => imagine(options));
 }
 

@@ -22,7 +22,6 @@ interface LocalOptions extends EngineCliOptions {
 export function register(program: Command): void {
   const command = program
     .command('local')
-    .description('drive the bot offline: Discord-style commands on stdin, replies on stdout, images in --out')
     .option('--out <dir>', 'where images are saved', 'out')
     .option('--db <file>', 'job database (kept apart from the bot’s own)', 'data/local.db')
     .option('--user <name>', 'your name in the transcript', 'you')

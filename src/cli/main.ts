@@ -1,14 +1,15 @@
-/** `reprompt <subcommand> [options]` (bin/reprompt.mjs loads this through tsx). */
-import { runCli, type SubcommandLoader } from './program.js';
+/** `reprompt <subcommand> [options]`: bin/reprompt.mjs runs this from dist/ (built by `npm ci`), else through tsx. */
+import { packageVersion } from './package-root.js';
+import { runCli, type Subcommand } from './program.js';
 
-/** Every subcommand, one line each: a module that exports `register(program)`. */
-const SUBCOMMANDS: readonly SubcommandLoader[] = [
-  () => import('./imagine.js'),
-  () => import('./edit.js'),
-  () => import('./bench.js'),
-  () => import('./local.js'),
-  () => import('./bot.js'),
-  () => import('./register.js'),
+/** Every subcommand, one line each: its name, its summary, and its module (which exports `register(program)`). */
+const SUBCOMMANDS: readonly Subcommand[] = [
+  { name: 'imagine', summary: 'draw an image from a prompt', load: () => import('./imagine.js') },
+  { name: 'edit', summary: 'edit an image by editing its prompt (Prompt-to-Prompt): same seed, same layout, new words', load: () => import('./edit.js') },
+  { name: 'bench', summary: 'time the engine: model load, UNet steps, host work, VAE, and the event loop with and without the worker', load: () => import('./bench.js') },
+  { name: 'local', summary: 'drive the bot offline: Discord-style commands on stdin, replies on stdout, images in --out', load: () => import('./local.js') },
+  { name: 'bot', summary: 'run the Discord bot (configuration from .env, see .env.example)', load: () => import('./bot.js') },
+  { name: 'register', summary: 'register the slash and context-menu commands (in DISCORD_GUILD_ID if set, else globally)', load: () => import('./register.js') },
 ];
 
-process.exitCode = await runCli(process.argv.slice(2), SUBCOMMANDS);
+process.exitCode = await runCli(process.argv.slice(2), SUBCOMMANDS, { version: packageVersion() });

@@ -6,6 +6,7 @@
 import { Worker } from 'node:worker_threads';
 import { errorMessage, fromErrorValue, UserError } from '../errors.js';
 import type { StepProgress } from '../jobs.js';
+import { isBuiltModule, siblingModule } from '../module-url.js';
 import { disableOrtTelemetry } from '../ort-telemetry.js';
 import { CancelFlag } from './cancel-flag.js';
 import type { Job } from './job-handler.js';
@@ -13,7 +14,8 @@ import type { EngineInfo, FromWorker, ToWorker, WorkerInit, WorkerPipelineOption
 
 export type { EngineInfo, WorkerPipelineOptions } from './protocol.js';
 
-const BOOTSTRAP_URL = new URL('./bootstrap.mjs', import.meta.url);
+/** Built JavaScript starts worker-main directly; the TypeScript sources need bootstrap.mjs to register tsx first. */
+const WORKER_URL = isBuiltModule(import.meta.url) ? siblingModule(import.meta.url, './worker-main') : new URL('./bootstrap.mjs', import.meta.url);
 /** How long close() waits for the worker to release its sessions and end before it terminates the thread. */
 const CLOSE_TIMEOUT_MS = 10_000;
 
@@ -72,7 +74,7 @@ export class EngineWorker {
       cancelBuffer: this.cancelFlag.buffer,
     };
     disableOrtTelemetry();
-    this.worker = new Worker(BOOTSTRAP_URL, { workerData: init });
+    this.worker = new Worker(WORKER_URL, { workerData: init });
     this.worker.on('message', (message: FromWorker) => this.onMessage(message));
     this.worker.on('error', (error) => this.fail(`The engine worker crashed: ${errorMessage(error)}`));
     this.worker.on('messageerror', (error) => this.fail(`The engine worker sent an unreadable message: ${errorMessage(error)}`));
