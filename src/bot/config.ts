@@ -2,7 +2,9 @@
  * Bot configuration from the environment (.env through dotenv), validated once at start. Every problem is
  * reported at once, each naming its variable and what is expected. `.env.example` documents every variable.
  */
+import { join } from 'node:path';
 import { UserError } from '../engine/errors.js';
+import { defaultDataDir } from './data-dir.js';
 
 export interface DiscordConfig {
   token: string;
@@ -77,7 +79,7 @@ export function loadConfig(env: Env, needs: ConfigNeeds): BotConfig {
       threads: read.integer('THREADS', 0, { min: 0, max: 256 }),
       attentionStoreMb: read.integer('ATTENTION_STORE_MB', 2048, { min: 0, max: 1_048_576 }),
     },
-    dbPath: read.string('DB_PATH', { required: false, fallback: 'data/reprompt.db' }),
+    dbPath: read.string('DB_PATH', { required: false, fallback: join(defaultDataDir(env), 'reprompt.db') }),
     queue: {
       concurrency: read.integer('QUEUE_CONCURRENCY', 1, { min: 1, max: 16 }),
       maxLength: read.integer('QUEUE_MAX', 50, { min: 1, max: 10_000 }),

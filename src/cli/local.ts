@@ -3,10 +3,12 @@
  * stdin (see src/bot/console/session.ts for the grammar), prints every reply, saves images to --out, and at the
  * end of input waits for the queue, then exits.
  */
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { config as loadDotenv } from 'dotenv';
 import { loadConfig } from '../bot/config.js';
+import { defaultDataDir } from '../bot/data-dir.js';
 import { CONSOLE_HELP, runConsole } from '../bot/console/session.js';
 import { startEngineBackend } from '../bot/engine-backend.js';
 import { createLogger } from '../bot/log.js';
@@ -23,7 +25,7 @@ export function register(program: Command): void {
   const command = program
     .command('local')
     .option('--out <dir>', 'where images are saved', 'out')
-    .option('--db <file>', 'job database (kept apart from the bot’s own)', 'data/local.db')
+    .option('--db <file>', 'job database (kept apart from the bot’s own)', join(defaultDataDir(process.env), 'local.db'))
     .option('--user <name>', 'your name in the transcript', 'you')
     .addHelpText('after', `\nInput lines:\n${CONSOLE_HELP}`);
   addEngineOptions(command).action((options: LocalOptions, self: Command) => local(options, self.getOptionValueSource('provider') === 'default'));
