@@ -27,10 +27,10 @@ interface Finished {
 }
 
 /** `reprompt local` on a database in the test's folder; the script is written to its stdin unless `keepOpen`. */
-function startLocal(db: string): { child: ChildProcessWithoutNullStreams; stdout: () => string; done: Promise<Finished> } {
+function startLocal(db: string, extraEnv: NodeJS.ProcessEnv = {}): { child: ChildProcessWithoutNullStreams; stdout: () => string; done: Promise<Finished> } {
   const { REPROMPT_MODEL_DIR: _ignored, ...env } = process.env;
   const args = [join(repoRoot, 'bin', 'reprompt.mjs'), 'local', '--out', join(dir, 'out'), '--db', join(dir, db), '--threads', '1'];
-  const child = spawn(process.execPath, args, { cwd: dir, env: { ...env, REPROMPT_CACHE_DIR: join(dir, 'cache') } });
+  const child = spawn(process.execPath, args, { cwd: dir, env: { ...env, REPROMPT_CACHE_DIR: join(dir, 'cache'), ...extraEnv } });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c) => (stdout += c));
@@ -42,8 +42,8 @@ function startLocal(db: string): { child: ChildProcessWithoutNullStreams; stdout
   return { child, stdout: () => stdout, done };
 }
 
-function local(script: string, db = 'local.db'): Promise<Finished> {
-  const run = startLocal(db);
+function local(script: string, db = 'local.db', extraEnv: NodeJS.ProcessEnv = {}): Promise<Finished> {
+  const run = startLocal(db, extraEnv);
   run.child.stdin.end(script);
   return run.done;
 }
@@ -105,16 +105,18 @@ describe('reprompt local on the bundled model', () => {
   });
 
   test('killed with SIGKILL in the middle of a job, then restarted on the same database: the job resumes and finishes', async () => {
-    const first = startLocal('killed.db');
-    // stdin stays open: the process is busy with the job when it is killed.
+    // A long job (the operator allows 150 steps), killed at its first progress line; stdin stays open meanwhile.
+    const longJobs = { MAX_STEPS: '150' };
+    const first = startLocal('killed.db', longJobs);
     first.child.stdin.write('/imagine prompt:"a lighthouse" seed:7 steps:150 width:128 height:128 sampler:ddim\n');
-    await outputMatching(first, /\[m1\]\* 🎨 @you · job #1 · .*step \d+\/150/);
+    await outputMatching(first, /\[m1\]\* 🎨 @you · job #1 · .*step \d+\/150|✅/);
+    expect(first.stdout()).not.toContain('✅');
     first.child.kill('SIGKILL');
     const killed = await first.done;
     expect(killed.signal).toBe('SIGKILL');
     expect(killed.stdout).not.toContain('✅');
 
-    const second = await local('/imagine prompt:"a boat" seed:8 steps:2 width:64 height:64\n', 'killed.db');
+    const second = await local('/imagine prompt:"a boat" seed:8 steps:2 width:64 height:64\n', 'killed.db', longJobs);
     expect(second.code).toBe(0);
     expect(second.stdout).toContain('(resumed 1 job from before the restart)');
     // Job #1 finishes in its own message m1; the new job gets a new message, not m1 again.

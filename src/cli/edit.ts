@@ -7,12 +7,12 @@ import { parseEdit } from '../p2p/edit/language.js';
 import type { EditJob, EditParams, EditResult, StepWindow } from '../p2p/jobs.js';
 import { addEngineOptions, startEngine } from './engine-options.js';
 import { windowFractions } from '../p2p/edit/schedule.js';
-import { addGenerationOptions, generationParams, writeOutputs, type GenerationOptions } from './imagine.js';
+import { addGenerationOptions, generationParams, writeOutputs, type GenerationOptions, type Prepared } from './imagine.js';
 import { finiteNumber, fromValidator, integer } from './options.js';
 import { outputFile, writeOutputFile } from './output-file.js';
 import { formatSeconds, ProgressBar } from './progress-bar.js';
 
-interface EditOptions extends GenerationOptions {
+export interface EditOptions extends GenerationOptions {
   edit?: string;
   target?: string;
   reweight?: { word: string; weight: number }[];
@@ -64,7 +64,8 @@ export function register(program: Command): void {
   addEngineOptions(command).action((options: EditOptions) => edit(options));
 }
 
-async function edit(options: EditOptions): Promise<void> {
+/** The job and output file of `reprompt edit`, with the edit language checked (nothing is loaded or written). */
+export function prepareEdit(options: EditOptions): Prepared<EditJob> {
   if (options.edit !== undefined && options.target !== undefined) {
     throw new InvalidArgumentError('Give either --edit or --target, not both.');
   }
@@ -90,6 +91,11 @@ async function edit(options: EditOptions): Promise<void> {
     returnLatents: options.saveLatents !== undefined,
     attentionMap: options.attentionOut !== undefined,
   };
+  return { job, out };
+}
+
+async function edit(options: EditOptions): Promise<void> {
+  const { job, out } = prepareEdit(options);
   const engine = await startEngine(options);
   const bar = new ProgressBar(process.stderr);
   let result: EditResult;

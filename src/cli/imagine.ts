@@ -64,15 +64,27 @@ export function generationParams(options: GenerationOptions): ImagineParams {
   };
 }
 
-async function imagine(options: GenerationOptions): Promise<void> {
+/** A checked command line, ready to run: everything a model is not needed for has been checked. */
+export interface Prepared<J> {
+  job: J;
+  /** Where the image goes. */
+  out: string;
+}
+
+/** The job and output file of `reprompt imagine` (nothing is loaded or written). */
+export function prepareImagine(options: GenerationOptions): Prepared<ImagineJob> {
   const params = generationParams(options);
-  const out = options.out ?? outputFile(`reprompt-${params.seed}.png`);
   const job: ImagineJob = {
     kind: 'imagine',
     params,
     returnLatents: options.saveLatents !== undefined,
     attentionMap: options.attentionOut !== undefined,
   };
+  return { job, out: options.out ?? outputFile(`reprompt-${params.seed}.png`) };
+}
+
+async function imagine(options: GenerationOptions): Promise<void> {
+  const { job, out } = prepareImagine(options);
   const engine = await startEngine(options);
   const bar = new ProgressBar(process.stderr);
   let result: ImagineResult;

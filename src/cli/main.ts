@@ -1,15 +1,6 @@
 /** `reprompt <subcommand> [options]`: bin/reprompt.mjs runs this from dist/ (built by `npm ci`), else through tsx. */
 import { packageVersion } from './package-root.js';
-import { runCli, type Subcommand } from './program.js';
-
-/** Every subcommand, one line each: its name, its summary, and its module (which exports `register(program)`). */
-const SUBCOMMANDS: readonly Subcommand[] = [
-  { name: 'imagine', summary: 'draw an image from a prompt', load: () => import('./imagine.js') },
-  { name: 'edit', summary: 'edit an image by editing its prompt (Prompt-to-Prompt): same seed, same layout, new words', load: () => import('./edit.js') },
-  { name: 'bench', summary: 'time the engine: model load, UNet steps, host work, VAE, and the event loop with and without the worker', load: () => import('./bench.js') },
-  { name: 'local', summary: 'drive the bot offline: Discord-style commands on stdin, replies on stdout, images in --out', load: () => import('./local.js') },
-  { name: 'bot', summary: 'run the Discord bot (configuration from .env, see .env.example)', load: () => import('./bot.js') },
-  { name: 'register', summary: 'register the slash and context-menu commands (in DISCORD_GUILD_ID if set, else globally)', load: () => import('./register.js') },
-];
+import { runCli } from './program.js';
+import { SUBCOMMANDS } from './subcommands.js';
 
 process.exitCode = await runCli(process.argv.slice(2), SUBCOMMANDS, { version: packageVersion() });

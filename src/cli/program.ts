@@ -75,11 +75,17 @@ export async function runCli(argv: readonly string[], subcommands: readonly Subc
     if (error instanceof CommanderError) return commanderExit(error);
     if (isUserError(error)) {
       reportError(error.message);
-      return USAGE_ERRORS.has(error.code) ? EXIT_USAGE : EXIT_FAILURE;
+      return isUsageError(error) ? EXIT_USAGE : EXIT_FAILURE;
     }
     reportError(`internal error: ${error instanceof Error ? error.message : String(error)}`);
     return EXIT_FAILURE;
   }
+}
+
+/** A mistake in the command line (exit status 2): a commander error (unknown option, bad value) or a UserError saying so. */
+export function isUsageError(error: unknown): boolean {
+  if (error instanceof CommanderError) return !['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(error.code);
+  return isUserError(error) && USAGE_ERRORS.has(error.code);
 }
 
 function commanderExit(error: CommanderError): number {
