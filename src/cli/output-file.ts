@@ -35,9 +35,11 @@ export function outputFile(text: string): string {
 export function writeOutputFile(path: string, bytes: Uint8Array): void {
   const target = resolve(path);
   const temporary = join(dirname(target), `.${basename(target)}.${process.pid}.tmp`);
+  let created = false;
   try {
     mkdirSync(dirname(target), { recursive: true });
     const fd = openSync(temporary, 'wx');
+    created = true;
     try {
       for (let written = 0; written < bytes.byteLength; ) written += writeSync(fd, bytes, written);
     } finally {
@@ -45,7 +47,8 @@ export function writeOutputFile(path: string, bytes: Uint8Array): void {
     }
     renameSync(temporary, target);
   } catch (error) {
-    rmSync(temporary, { force: true });
+    // Only a temporary file this call created is removed (the failure may be that the name was taken).
+    if (created) rmSync(temporary, { force: true });
     throw new UserError('internal', `Could not write ${path}: ${errorMessage(error)}`);
   }
 }

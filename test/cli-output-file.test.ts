@@ -1,0 +1,48 @@
+/** The CLI's output files: checked as options, written whole or not at all. */
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { outputFile, writeOutputFile } from '../src/cli/output-file.js';
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'reprompt-output-file-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('output files', () => {
+  test('a new file in folders that do not exist yet is accepted, and writing creates them with the whole content', () => {
+    const path = join(dir, 'a', 'b', 'image.png');
+    expect(outputFile(path)).toBe(path);
+    expect(readdirSync(dir)).toEqual([]); // checking creates nothing
+    const bytes = Uint8Array.from({ length: 100_000 }, (_, i) => i % 251);
+    writeOutputFile(path, bytes);
+    expect(readFileSync(path).equals(Buffer.from(bytes))).toBe(true);
+    expect(readdirSync(join(dir, 'a', 'b'))).toEqual(['image.png']);
+  });
+
+  test('a failed write leaves the old file as it was and no temporary file', () => {
+    const folder = join(dir, 'kept');
+    mkdirSync(folder);
+    const path = join(folder, 'image.png');
+    writeFileSync(path, 'the old image');
+    // A folder where the temporary file would go makes the write fail after the checks passed.
+    mkdirSync(join(folder, `.image.png.${process.pid}.tmp`));
+    expect(() => writeOutputFile(path, new Uint8Array(10))).toThrow(expect.objectContaining({ name: 'UserError', message: expect.stringContaining(`Could not write ${path}`) }));
+    expect(readFileSync(path, 'utf8')).toBe('the old image');
+    rmSync(join(folder, `.image.png.${process.pid}.tmp`), { recursive: true });
+    expect(readdirSync(folder)).toEqual(['image.png']);
+  });
+
+  test.each([
+    ['a folder', () => dir, /folder/],
+    ['a device', () => '/dev/full', /not a regular file/],
+    ['below a file', () => join(dir, 'file.txt', 'x.png'), /is not a folder/],
+    ['in /proc', () => '/proc/x.png', /Cannot create files in \/proc/],
+    ['empty', () => '', /Expected a file name/],
+  ])('%s is refused', (_case, path, message) => {
+    writeFileSync(join(dir, 'file.txt'), 'x');
+    expect(() => outputFile(path())).toThrow(message);
+  });
+});
