@@ -1,9 +1,12 @@
 /** The CLI's output files: checked as options, written whole or not at all. */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { outputFile, writeOutputFile } from '../src/cli/output-file.js';
+import { repoRoot } from './helpers.js';
 
 let dir: string;
 beforeAll(() => {
@@ -33,6 +36,26 @@ describe('output files', () => {
     expect(readFileSync(path, 'utf8')).toBe('the old image');
     rmSync(join(folder, `.image.png.${process.pid}.tmp`), { recursive: true });
     expect(readdirSync(folder)).toEqual(['image.png']);
+  });
+
+  test('a write that fails half-way (the file-size limit, as a full disk would) leaves the old file and no temporary file', () => {
+    const folder = join(dir, 'limited');
+    mkdirSync(folder);
+    const path = join(folder, 'image.png');
+    writeFileSync(path, 'the old image');
+    const script = join(folder, 'write.mts');
+    writeFileSync(
+      script,
+      `import { writeOutputFile } from ${JSON.stringify(pathToFileURL(join(repoRoot, 'src', 'cli', 'output-file.ts')).href)};
+process.on('SIGXFSZ', () => {}); // the write then fails with EFBIG instead of killing the process
+try { writeOutputFile(${JSON.stringify(path)}, new Uint8Array(200_000)); console.log('written'); }
+catch (error) { console.log(error.name, error.message); }`,
+    );
+    // 50 blocks of 512 bytes: the first 25 kB of the 200 kB are written, then the limit stops the write.
+    const run = spawnSync('bash', ['-c', 'ulimit -f 50 && exec "$0" --import tsx "$1"', process.execPath, script], { cwd: repoRoot, encoding: 'utf8' });
+    expect(run.stdout).toMatch(new RegExp(`^UserError Could not write ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: EFBIG`));
+    expect(readFileSync(path, 'utf8')).toBe('the old image');
+    expect(readdirSync(folder).sort()).toEqual(['image.png', 'write.mts']);
   });
 
   test.each([
