@@ -2,6 +2,9 @@
 export default {
   // Node's environment plus the host realm's typed arrays, which onnxruntime-node's output tensors are made of.
   testEnvironment: './test/ort-environment.mjs',
+  // A temporary graph cache for the whole run: tests never write into ~/.cache/reprompt.
+  globalSetup: './test/global-setup.mjs',
+  globalTeardown: './test/global-teardown.mjs',
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true }] },

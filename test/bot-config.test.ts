@@ -1,5 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, redactor } from '../src/bot/config.js';
 import { createLogger } from '../src/bot/log.js';
@@ -23,7 +24,7 @@ describe('configuration', () => {
     expect(config).toMatchObject({
       discord: { token: TOKEN, appId: '123456789012345678', guildId: undefined, messageContent: false, adminRoleIds: [] },
       engine: { modelDir: 'models/sd15', provider: 'cpu', threads: 0, attentionStoreMb: 2048 },
-      dbPath: 'data/reprompt.db',
+      dbPath: join(homedir(), '.local', 'share', 'reprompt', 'reprompt.db'),
       queue: { maxLength: 50, userMaxPending: 3 },
       maxSteps: 50,
       maxSize: 768,
@@ -31,6 +32,12 @@ describe('configuration', () => {
       uploadLimitBytes: 10 * 1024 * 1024,
       progressIntervalMs: 3000,
     });
+  });
+
+  test('the database is kept outside the checkout: in $XDG_DATA_HOME/reprompt, else ~/.local/share/reprompt', () => {
+    expect(loadConfig({ ...valid, XDG_DATA_HOME: join('/', 'srv', 'data') }, 'bot').dbPath).toBe(join('/', 'srv', 'data', 'reprompt', 'reprompt.db'));
+    expect(loadConfig({ ...valid, XDG_DATA_HOME: 'relative', HOME: join('/', 'home', 'op') }, 'bot').dbPath).toBe(join('/', 'home', 'op', '.local', 'share', 'reprompt', 'reprompt.db'));
+    expect(loadConfig({ ...valid, DB_PATH: 'data/bot.db' }, 'bot').dbPath).toBe('data/bot.db');
   });
 
   test('every problem is reported at once, each naming its variable and what is expected', () => {

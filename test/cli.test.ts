@@ -94,6 +94,55 @@ describe('reprompt imagine', () => {
     expect(readdirSync(cwd)).toEqual(before);
   });
 
+  // A folder that is not a model makes loading fail (exit 1): an exit 2 naming the option proves the option was
+  // checked before the model was loaded.
+  test.each([
+    ['imagine', ['--width', '8'], /--width.*'8'.*from 64 to 2048/],
+    ['imagine', ['--width', '4096'], /--width.*'4096'.*from 64 to 2048/],
+    ['imagine', ['--steps', '151'], /--steps.*'151'.*from 1 to 150/],
+    ['imagine', ['--prompt', ''], /--prompt.*''.*Expected some text/],
+    ['imagine', ['--out', '/proc/x.png'], /--out.*'\/proc\/x\.png'.*Cannot create files in \/proc/],
+    ['imagine', ['--out', '.'], /--out.*'\.'.*folder/],
+    ['imagine', ['--out', '/dev/full'], /--out.*'\/dev\/full'.*not a regular file/],
+    ['imagine', ['--save-latents', '/dev/full'], /--save-latents.*'\/dev\/full'.*not a regular file/],
+    ['edit', ['--edit', 'x→y', '--cross', '2'], /--cross.*'2'.*window 2 is not valid/],
+    ['edit', ['--edit', 'x→y', '--cross', '0.9,0.1'], /--cross.*'0\.9,0\.1'.*not valid/],
+    ['edit', ['--edit', 'x→y', '--self', '-1'], /--self.*'-1'.*not valid/],
+    ['edit', ['--edit', 'x→(y'], /Unbalanced brackets/],
+    ['edit', ['--edit', 'x→y', '--source-out', '/dev/full'], /--source-out.*not a regular file/],
+  ])('%s %j is refused before the model loads: exit 2, one line, nothing written', async (command, args, message) => {
+    const notAModel = mkdtempSync(join(tmpdir(), 'reprompt-not-a-model-'));
+    const before = readdirSync(cwd);
+    try {
+      const run = await reprompt([command, '--prompt', 'x', ...args], { REPROMPT_MODEL_DIR: notAModel });
+      expect(run.code).toBe(2);
+      expect(lines(run.stderr)).toHaveLength(1);
+      expect(run.stderr).toMatch(message);
+      expect(readdirSync(cwd)).toEqual(before);
+    } finally {
+      rmSync(notAModel, { recursive: true, force: true });
+    }
+  });
+
+  test('a prompt of 2,000 words (one 15 kB argument) draws, and ONNX Runtime writes nothing into HOME', async () => {
+    // ORT's telemetry matched the command line with a recursive regex: a long argument overflowed the worker's stack.
+    let state = 1;
+    const word = () => Array.from({ length: 3 + (state % 8) }, () => String.fromCharCode(97 + ((state = (state * 48271) % 2147483647) % 10))).join('');
+    const prompt = Array.from({ length: 2000 }, word).join(' ');
+    expect(prompt.length).toBeGreaterThan(14000);
+    const home = mkdtempSync(join(tmpdir(), 'reprompt-home-'));
+    try {
+      const run = await reprompt(['imagine', '--prompt', prompt, '--out', 'long.png', ...SMALL], { HOME: home, XDG_CACHE_HOME: '' });
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(/^long\.png /);
+      expect(run.stderr).toContain('the prompt is longer than 77 tokens');
+      expect(pngSize(readFileSync(join(cwd, 'long.png')))).toEqual({ width: 64, height: 64 });
+      expect(readdirSync(home)).toEqual([]);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+
   test('a folder that is not a model: one line, exit code 1 (REPROMPT_MODEL_DIR is honoured)', async () => {
     const notAModel = mkdtempSync(join(tmpdir(), 'reprompt-not-a-model-'));
     const before = readdirSync(cwd);

@@ -1,10 +1,11 @@
 /**
  * The console driver end to end on the bundled model: `reprompt local` as an operator runs it (a child process,
  * stdin script, the real engine worker with the attention-patched UNet, SQLite), then a second process on the same
- * database presses a button of the first session's image — the restart case.
+ * database presses a button of the first session's image — the restart case — and a process killed with SIGKILL
+ * in the middle of a job is restarted on its database and finishes the job.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,19 +19,43 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function local(script: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+interface Finished {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `reprompt local` on a database in the test's folder; the script is written to its stdin unless `keepOpen`. */
+function startLocal(db: string, extraEnv: NodeJS.ProcessEnv = {}): { child: ChildProcessWithoutNullStreams; stdout: () => string; done: Promise<Finished> } {
   const { REPROMPT_MODEL_DIR: _ignored, ...env } = process.env;
-  const args = [join(repoRoot, 'bin', 'reprompt.mjs'), 'local', '--out', join(dir, 'out'), '--db', join(dir, 'local.db'), '--threads', '1'];
-  const child = spawn(process.execPath, args, { cwd: dir, env });
+  const args = [join(repoRoot, 'bin', 'reprompt.mjs'), 'local', '--out', join(dir, 'out'), '--db', join(dir, db), '--threads', '1'];
+  const child = spawn(process.execPath, args, { cwd: dir, env: { ...env, REPROMPT_CACHE_DIR: join(dir, 'cache'), ...extraEnv } });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c) => (stdout += c));
   child.stderr.on('data', (c) => (stderr += c));
-  child.stdin.end(script);
-  return new Promise((resolve, reject) => {
+  const done = new Promise<Finished>((resolve, reject) => {
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
+  return { child, stdout: () => stdout, done };
+}
+
+function local(script: string, db = 'local.db', extraEnv: NodeJS.ProcessEnv = {}): Promise<Finished> {
+  const run = startLocal(db, extraEnv);
+  run.child.stdin.end(script);
+  return run.done;
+}
+
+/** Resolves once the child's stdout matches. */
+async function outputMatching(run: { stdout: () => string; done: Promise<Finished> }, pattern: RegExp): Promise<void> {
+  let ended = false;
+  void run.done.then(() => (ended = true));
+  while (!pattern.test(run.stdout())) {
+    if (ended) throw new Error(`the process ended before printing ${pattern}:\n${run.stdout()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 describe('reprompt local on the bundled model', () => {
@@ -68,10 +93,40 @@ describe('reprompt local on the bundled model', () => {
     expect(Buffer.compare(variation, await sharp(first).raw().toBuffer())).not.toBe(0);
   });
 
-  test('a new process on the same database presses a button of an earlier image', async () => {
+  test('a new process on the same database presses a button of an earlier image; message ids go on from there', async () => {
     const run = await local('click Reroll on m1\n');
-    // The console numbers messages per session; the stored job behind the button is what matters.
     expect(run.code).toBe(0);
-    expect(run.stdout).not.toMatch(/internal|stack|Error:/);
+    expect(run.stderr).not.toMatch(/internal|stack|Error:/);
+    // The reroll of the first session's job #1 is job #6 (#5 was the last one), in a message after m5.
+    expect(run.stdout).toContain('> click Reroll on m1');
+    expect(run.stdout).toMatch(/\[m6\]\* ✅ @you · job #6 · reroll of #1/);
+    expect(run.stdout).not.toMatch(/\[m[1-5]\]/);
+    expect(readPngText(readFileSync(join(dir, 'out', 'job-6.png'))).parameters).toMatch(/^a red fox in the snow\nSteps: 3, Sampler: DDIM/);
+  });
+
+  test('killed with SIGKILL in the middle of a job, then restarted on the same database: the job resumes and finishes', async () => {
+    // A long job (the operator allows 150 steps), killed at its first progress line; stdin stays open meanwhile.
+    const longJobs = { MAX_STEPS: '150' };
+    const first = startLocal('killed.db', longJobs);
+    first.child.stdin.write('/imagine prompt:"a lighthouse" seed:7 steps:150 width:128 height:128 sampler:ddim\n');
+    await outputMatching(first, /\[m1\]\* 🎨 @you · job #1 · .*step \d+\/150|✅/);
+    expect(first.stdout()).not.toContain('✅');
+    first.child.kill('SIGKILL');
+    const killed = await first.done;
+    expect(killed.signal).toBe('SIGKILL');
+    expect(killed.stdout).not.toContain('✅');
+
+    const second = await local('/imagine prompt:"a boat" seed:8 steps:2 width:64 height:64\n', 'killed.db', longJobs);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain('(resumed 1 job from before the restart)');
+    // Job #1 finishes in its own message m1; the new job gets a new message, not m1 again.
+    expect(second.stdout).toMatch(/\[m1\]\* ✅ @you · job #1\n/);
+    expect(second.stdout).toMatch(/\[m2\]\* ✅ @you · job #2\n/);
+    expect(readPngText(readFileSync(join(dir, 'out', 'job-1.png'))).parameters).toMatch(/^a lighthouse\nSteps: 150, Sampler: DDIM, CFG scale: 7\.5, Seed: 7, Size: 128x128/);
+
+    // A third start has nothing left to resume.
+    const third = await local('', 'killed.db');
+    expect(third.code).toBe(0);
+    expect(third.stdout).not.toContain('resumed');
   });
 });

@@ -116,11 +116,23 @@ click Attention maps
     ]);
   });
 
-  test('end of input with a paused queue leaves the jobs queued in the database', async () => {
+  test('end of input with a paused queue leaves the jobs queued in the database; the next start resumes them', async () => {
     const run = consoleRun();
     await runConsole(linesOf('/queue pause\n/imagine prompt:x steps:2 width:64 height:64'), run.options);
-    expect(run.lines.at(-1)).toBe('(1 job stay queued: the queue is paused; they resume when the bot starts again with this database)');
+    expect(run.lines.at(-1)).toBe('(1 job stay queued: the queue is paused; they resume when `reprompt local` or the bot starts again with this database)');
     expect(run.backend.started).toEqual([]);
+
+    // The next session on the same database runs it in its own message, and numbers new messages after it.
+    const next = { ...consoleRun(), settings: run.settings };
+    await runConsole(linesOf('/imagine prompt:y steps:2 width:64 height:64\nwait\n/queue cancel job:1'), { ...next.options, settings: run.settings });
+    const out = next.lines.join('\n');
+    expect(next.lines[0]).toBe('(resumed 1 job from before the restart)');
+    expect(out).toMatch(/\[m1\]\* ✅ @you · job #1\n/);
+    expect(out).toMatch(/\[m2\] .*job #2/);
+    expect(out).toMatch(/\[m2\]\* ✅ @you · job #2\n/);
+    expect(out).not.toMatch(/\[m1\]\* .*job #2/);
+    expect(out).toContain('Job #1 has already finished.');
+    expect(next.backend.started.map((j) => j.kind === 'imagine' && j.params.prompt)).toEqual(['x', 'y']);
   });
 });
 

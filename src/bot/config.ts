@@ -2,9 +2,11 @@
  * Bot configuration from the environment (.env through dotenv), validated once at start. Every problem is
  * reported at once, each naming its variable and what is expected. `.env.example` documents every variable.
  */
+import { join } from 'node:path';
 import { isUserError, UserError } from '../engine/errors.js';
 import type { ProviderName } from '../engine/onnx/session.js';
 import { parseProvider } from '../engine/providers.js';
+import { defaultDataDir } from './data-dir.js';
 
 export interface DiscordConfig {
   token: string;
@@ -84,7 +86,7 @@ export function loadConfig(env: Env, needs: ConfigNeeds): BotConfig {
       required: false,
       pattern: { re: /^rediss?:\/\/\S+$/, expected: 'a redis:// or rediss:// URL' },
     }) || undefined,
-    dbPath: read.string('DB_PATH', { required: false, fallback: 'data/reprompt.db' }),
+    dbPath: read.string('DB_PATH', { required: false, fallback: join(defaultDataDir(env), 'reprompt.db') }),
     queue: {
       maxLength: read.integer('QUEUE_MAX', 50, { min: 1, max: 10_000 }),
       userMaxPending: read.integer('USER_MAX_PENDING', 3, { min: 1, max: 1000 }),

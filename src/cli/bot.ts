@@ -14,7 +14,6 @@ import { startBackend } from '../bot/remote/start.js';
 export function register(program: Command): void {
   program
     .command('bot')
-    .description('run the Discord bot (configuration from .env, see .env.example)')
     .action(() => runBot());
 }
 

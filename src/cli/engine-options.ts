@@ -1,5 +1,6 @@
 /** The options every engine-running subcommand shares (--model, --provider, --threads), and starting the engine. */
 import { Option, type Command } from 'commander';
+import { siblingModule } from '../engine/module-url.js';
 import { PROVIDERS, type ProviderName } from '../engine/onnx/session.js';
 import { EngineWorker, type WorkerPipelineOptions } from '../engine/worker/engine-worker.js';
 import { APP_HANDLERS_URL } from '../p2p/handlers-url.js';
@@ -7,7 +8,7 @@ import { integer } from './options.js';
 import { noteIfBundledModel, resolveModelDir } from './model-dir.js';
 
 /** The handler module of the plain engine (imagine on the unpatched UNet). */
-export const ENGINE_HANDLERS_URL = new URL('../engine/handlers.ts', import.meta.url);
+export const ENGINE_HANDLERS_URL = siblingModule(import.meta.url, '../engine/handlers');
 
 export interface EngineCliOptions {
   model?: string;

@@ -1,13 +1,13 @@
 /** `reprompt imagine`: draws one image from a prompt, through the same engine worker the bot uses. */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { ImagineJob, ImagineParams, ImagineResult } from '../engine/jobs.js';
+import { SIZE_RANGE, STEPS_RANGE } from '../engine/limits.js';
 import { normalizeSeed, randomSeed } from '../engine/noise.js';
-import { writeNpyFloat32 } from '../engine/npy.js';
+import { encodeNpyFloat32 } from '../engine/npy.js';
 import { SAMPLER_NAMES, type SamplerName } from '../engine/schedulers/scheduler.js';
 import { addEngineOptions, startEngine, type EngineCliOptions } from './engine-options.js';
-import { finiteNumber, fromValidator, integer } from './options.js';
+import { finiteNumber, fromValidator, integer, promptText } from './options.js';
+import { outputFile, writeOutputFile } from './output-file.js';
 import { previewOption, previewRequest, writePreview } from './preview-out.js';
 import { formatSeconds, ProgressBar } from './progress-bar.js';
 
@@ -27,26 +27,29 @@ export interface GenerationOptions extends EngineCliOptions {
   previewOut?: string;
 }
 
-const imageSide = integer({ min: 8, multipleOf: 8 });
+/** Every option is checked as the command line is parsed, before the model loads (which takes minutes with a real one). */
+// Stable Diffusion's VAE scales by 8; the pipeline checks the loaded model's own factor again.
+const imageSide = integer({ ...SIZE_RANGE, multipleOf: 8 });
+const SIDE_HELP = `a multiple of 8 from ${SIZE_RANGE.min} to ${SIZE_RANGE.max}`;
 
 export function addGenerationOptions(command: Command): Command {
   return command
-    .requiredOption('--prompt <text>', 'what to draw')
+    .requiredOption('--prompt <text>', 'what to draw', promptText)
     .option('--negative <text>', 'what to steer away from', '')
     .option('--seed <n>', 'noise seed, 0 to 2^64-1 (default: random, printed)', fromValidator(normalizeSeed))
-    .option('--steps <n>', 'sampling steps', integer({ min: 1 }), 20)
+    .option('--steps <n>', `sampling steps, ${STEPS_RANGE.min} to ${STEPS_RANGE.max}`, integer(STEPS_RANGE), 20)
     .option('--cfg <scale>', 'classifier-free guidance scale (any number, negative included)', finiteNumber, 7.5)
-    .option('--width <px>', 'image width, a multiple of 8', imageSide, 512)
-    .option('--height <px>', 'image height, a multiple of 8', imageSide, 512)
+    .option('--width <px>', `image width, ${SIDE_HELP}`, imageSide, 512)
+    .option('--height <px>', `image height, ${SIDE_HELP}`, imageSide, 512)
     .addOption(new Option('--scheduler <name>', "sampler (default: the model's own)").choices(SAMPLER_NAMES))
-    .option('--out <file.png>', 'where to write the image (default: reprompt-<seed>.png)')
-    .option('--save-latents <file.npy>', 'also write the final latents (before VAE scaling) as float32 .npy')
-    .option('--attention-out <grid.png>', 'also write the per-token cross-attention heat-map grid')
+    .option('--out <file.png>', 'where to write the image (default: reprompt-<seed>.png)', outputFile)
+    .option('--save-latents <file.npy>', 'also write the final latents (before VAE scaling) as float32 .npy', outputFile)
+    .option('--attention-out <grid.png>', 'also write the per-token cross-attention heat-map grid', outputFile)
     .option(...previewOption);
 }
 
 export function register(program: Command): void {
-  const command = addGenerationOptions(program.command('imagine').description('draw an image from a prompt'));
+  const command = addGenerationOptions(program.command('imagine'));
   addEngineOptions(command).action((options: GenerationOptions) => imagine(options));
 }
 
@@ -64,7 +67,15 @@ export function generationParams(options: GenerationOptions): ImagineParams {
   };
 }
 
-async function imagine(options: GenerationOptions): Promise<void> {
+/** A checked command line, ready to run: everything a model is not needed for has been checked. */
+export interface Prepared<J> {
+  job: J;
+  /** Where the image goes. */
+  out: string;
+}
+
+/** The job and output file of `reprompt imagine` (nothing is loaded or written). */
+export function prepareImagine(options: GenerationOptions): Prepared<ImagineJob> {
   const params = generationParams(options);
   const job: ImagineJob = {
     kind: 'imagine',
@@ -73,6 +84,11 @@ async function imagine(options: GenerationOptions): Promise<void> {
     attentionMap: options.attentionOut !== undefined,
     ...previewRequest(options.previewOut),
   };
+  return { job, out: options.out ?? outputFile(`reprompt-${params.seed}.png`) };
+}
+
+async function imagine(options: GenerationOptions): Promise<void> {
+  const { job, out } = prepareImagine(options);
   const engine = await startEngine(options);
   const bar = new ProgressBar(process.stderr);
   let result: ImagineResult;
@@ -83,7 +99,6 @@ async function imagine(options: GenerationOptions): Promise<void> {
     await engine.close();
   }
 
-  const out = options.out ?? `reprompt-${params.seed}.png`;
   writeOutputs(out, result, options);
   if (result.truncated.length > 0) {
     process.stderr.write(`reprompt: the prompt is longer than 77 tokens; ignored: ${result.truncated.join(' ')}\n`);
@@ -98,23 +113,13 @@ export function writeOutputs(
   result: { image: { png: Uint8Array }; latents?: { data: Float32Array; shape: number[] }; attentionMap?: { png: Uint8Array } },
   options: { saveLatents?: string; attentionOut?: string },
 ): void {
-  writeFile(out, result.image.png);
+  writeOutputFile(out, result.image.png);
   if (options.saveLatents !== undefined) {
     if (!result.latents) throw new Error('the engine returned no latents');
-    ensureParentDir(options.saveLatents);
-    writeNpyFloat32(options.saveLatents, result.latents.data, result.latents.shape);
+    writeOutputFile(options.saveLatents, encodeNpyFloat32(result.latents.data, result.latents.shape));
   }
   if (options.attentionOut !== undefined) {
     if (!result.attentionMap) throw new Error('the engine returned no attention map');
-    writeFile(options.attentionOut, result.attentionMap.png);
+    writeOutputFile(options.attentionOut, result.attentionMap.png);
   }
-}
-
-export function writeFile(path: string, bytes: Uint8Array): void {
-  ensureParentDir(path);
-  writeFileSync(path, bytes);
-}
-
-function ensureParentDir(path: string): void {
-  mkdirSync(dirname(resolve(path)), { recursive: true });
 }

@@ -3,10 +3,12 @@
  * stdin (see src/bot/console/session.ts for the grammar), prints every reply, saves images to --out, and at the
  * end of input waits for the queue, then exits.
  */
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { config as loadDotenv } from 'dotenv';
 import { loadConfig } from '../bot/config.js';
+import { defaultDataDir } from '../bot/data-dir.js';
 import { CONSOLE_HELP, runConsole } from '../bot/console/session.js';
 import { createLogger } from '../bot/log.js';
 import { startBackend } from '../bot/remote/start.js';
@@ -23,9 +25,8 @@ interface LocalOptions extends EngineCliOptions {
 export function register(program: Command): void {
   const command = program
     .command('local')
-    .description('drive the bot offline: Discord-style commands on stdin, replies on stdout, images in --out')
     .option('--out <dir>', 'where images are saved', 'out')
-    .option('--db <file>', 'job database (kept apart from the bot’s own)', 'data/local.db')
+    .option('--db <file>', 'job database (kept apart from the bot’s own)', join(defaultDataDir(process.env), 'local.db'))
     .option('--user <name>', 'your name in the transcript', 'you')
     .option('--redis <url>', 'run no engine here: hand jobs to `reprompt worker` processes through this Redis (default: $REDIS_URL)')
     .addHelpText('after', `\nInput lines:\n${CONSOLE_HELP}`);

@@ -1,17 +1,6 @@
-/** `reprompt <subcommand> [options]` (bin/reprompt.mjs loads this through tsx). */
-import { runCli, type SubcommandLoader } from './program.js';
+/** `reprompt <subcommand> [options]`: bin/reprompt.mjs runs this from dist/ (built by `npm ci`), else through tsx. */
+import { packageVersion } from './package-root.js';
+import { runCli } from './program.js';
+import { SUBCOMMANDS } from './subcommands.js';
 
-/** Every subcommand, one line each: a module that exports `register(program)`. */
-const SUBCOMMANDS: readonly SubcommandLoader[] = [
-  () => import('./imagine.js'),
-  () => import('./edit.js'),
-  () => import('./vary.js'),
-  () => import('./bench.js'),
-  () => import('./local.js'),
-  () => import('./bot.js'),
-  () => import('./register.js'),
-  () => import('./worker.js'),
-  () => import('./bench-workers.js'),
-];
-
-process.exitCode = await runCli(process.argv.slice(2), SUBCOMMANDS);
+process.exitCode = await runCli(process.argv.slice(2), SUBCOMMANDS, { version: packageVersion() });

@@ -1,10 +1,10 @@
 /** Which model folder the CLI uses: --model, else $REPROMPT_MODEL_DIR, else the bundled test model. */
 import { realpathSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
+import { PACKAGE_ROOT } from './package-root.js';
 
 /** models/tiny-sd15 of this package, wherever the command is run from. */
-const BUNDLED_MODEL_DIR = fileURLToPath(new URL('../../models/tiny-sd15', import.meta.url));
+const BUNDLED_MODEL_DIR = join(PACKAGE_ROOT, 'models', 'tiny-sd15');
 
 export function resolveModelDir(option: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   const chosen = option ?? (env.REPROMPT_MODEL_DIR || undefined);

@@ -36,14 +36,20 @@ export function finiteNumber(text: string): number {
   return value;
 }
 
-/** Reuses a validator that throws UserError (say normalizeSeed) as an option parser. */
-export function fromValidator<T>(validate: (text: string) => T): (text: string) => T {
-  return (text) => {
+/** Reuses a validator that throws UserError (say normalizeSeed) as an option parser, or as one step of one. */
+export function fromValidator<In, T>(validate: (value: In) => T): (value: In) => T {
+  return (value) => {
     try {
-      return validate(text);
+      return validate(value);
     } catch (error) {
       if (isUserError(error)) throw new InvalidArgumentError(error.message);
       throw error;
     }
   };
+}
+
+/** Text that must say something (`--prompt ''` or only spaces is refused). */
+export function promptText(text: string): string {
+  if (text.trim() === '') throw new InvalidArgumentError('Expected some text: describe what to draw.');
+  return text;
 }

@@ -3,15 +3,14 @@
  * engine sends one, replacing the previous one, so an image viewer that reloads F shows the picture forming.
  * WebP unless F ends in .jpg/.jpeg.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import type { StepProgress } from '../engine/jobs.js';
 import type { PreviewOptions } from '../engine/preview.js';
+import { outputFile, writeOutputFile } from './output-file.js';
 
 /** Previews per run at most (the terminal is not rate-limited like Discord; the bar shows every step). */
 const PREVIEWS = 10;
 
-export const previewOption = ['--preview-out <file.webp>', 'write the picture as it forms to this file (replaced as it goes; .jpg for JPEG)'] as const;
+export const previewOption = ['--preview-out <file.webp>', 'write the picture as it forms to this file (replaced as it goes; .jpg for JPEG)', outputFile] as const;
 
 /** What to ask the engine for when `--preview-out` is given. */
 export function previewRequest(path: string | undefined): { preview?: PreviewOptions } {
@@ -22,8 +21,5 @@ export function previewRequest(path: string | undefined): { preview?: PreviewOpt
 /** Writes a progress report's preview, if it has one, whole (through a temporary file and a rename). */
 export function writePreview(path: string | undefined, progress: StepProgress): void {
   if (path === undefined || !progress.preview) return;
-  const partial = `${path}.partial`;
-  mkdirSync(dirname(resolve(path)), { recursive: true });
-  writeFileSync(partial, progress.preview.data);
-  renameSync(partial, path);
+  writeOutputFile(path, progress.preview.data);
 }

@@ -9,7 +9,6 @@ import { commandDefinitions } from '../bot/router.js';
 export function register(program: Command): void {
   program
     .command('register')
-    .description('register the slash and context-menu commands (in DISCORD_GUILD_ID if set, else globally)')
     .action(() => registerAll());
 }
 

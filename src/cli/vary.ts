@@ -14,8 +14,8 @@ import type { ImagineParams, Img2ImgJob, Img2ImgResult } from '../engine/jobs.js
 import { normalizeSeed, randomSeed } from '../engine/noise.js';
 import { SAMPLER_NAMES, type SamplerName } from '../engine/schedulers/scheduler.js';
 import { addEngineOptions, startEngine, type EngineCliOptions } from './engine-options.js';
-import { writeFile } from './imagine.js';
 import { fromValidator, integer } from './options.js';
+import { outputFile, writeOutputFile } from './output-file.js';
 import { formatSeconds, ProgressBar } from './progress-bar.js';
 
 interface Img2ImgCliOptions extends EngineCliOptions {
@@ -41,7 +41,7 @@ function addImg2ImgOptions(command: Command, defaultStrength: number): Command {
       .option('--seed <n>', 'noise seed (default: random, printed)', fromValidator(normalizeSeed))
       .option('--steps <n>', "sampling steps (default: the image's)", integer({ min: 1 }))
       .addOption(new Option('--scheduler <name>', "sampler (default: the image's)").choices(SAMPLER_NAMES))
-      .option('--out <file.png>', 'where to write the image (default: <name>-vary-<seed>.png / <name>-upscale-<seed>.png)'),
+      .option('--out <file.png>', 'where to write the image (default: <name>-vary-<seed>.png / <name>-upscale-<seed>.png)', outputFile),
   );
 }
 
@@ -50,6 +50,10 @@ export function register(program: Command): void {
     program.command('vary').description(`a variation of an image: same prompt and size, new noise (subtle ${VARY_STRENGTH.subtle}, strong ${VARY_STRENGTH.strong})`),
     VARY_STRENGTH.subtle,
   ).action((options: Img2ImgCliOptions) => run('vary', options));
+}
+
+/** `reprompt upscale` (its own entry in subcommands.ts, loaded from ./upscale.ts). */
+export function registerUpscale(program: Command): void {
   addImg2ImgOptions(program.command('upscale').description('the image at twice the size, details redrawn (img2img)'), UPSCALE_STRENGTH).action(
     (options: Img2ImgCliOptions) => run('upscale', options),
   );
@@ -93,7 +97,7 @@ async function run(action: 'vary' | 'upscale', options: Img2ImgCliOptions): Prom
     await engine.close();
   }
   const out = options.out ?? `${basename(options.from, extname(options.from))}-${action}-${params.seed}.png`;
-  writeFile(out, result.image.png);
+  writeOutputFile(out, result.image.png);
   const { seed, sampler, width, height } = result.params;
   process.stdout.write(
     `${out}  ${width}x${height}  strength=${result.strength}  seed=${seed}  sampler=${sampler}  time=${formatSeconds(result.timings.totalMs)}\n`,

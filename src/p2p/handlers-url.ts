@@ -2,7 +2,9 @@
  * Where the application's worker handler module is, for `EngineWorker.start({ handlers })`. A module of its own:
  * importing handlers.ts itself would build its loader and attention store in the main thread.
  */
-export const APP_HANDLERS_URL = new URL('./handlers.ts', import.meta.url);
+import { siblingModule } from '../engine/module-url.js';
+
+export const APP_HANDLERS_URL = siblingModule(import.meta.url, './handlers');
 
 /** The settings of that module (EngineWorkerOptions.handlerSettings), given as options, never read from the environment. */
 export interface AppHandlerSettings {

@@ -67,7 +67,7 @@ export class ConsoleSession {
   constructor(private readonly o: ConsoleOptions) {
     this.me = { id: 'console', name: o.userName ?? 'you', isAdmin: true };
     this.names.set(this.me.id, this.me.name);
-    this.channel = new ConsoleChannel(o.outDir, o.write, this.nameOf);
+    this.channel = new ConsoleChannel(o.outDir, o.write, this.nameOf, o.settings.dbPath);
     // The console has no edit limits: every progress report (and its live preview) is shown as it comes.
     const settings = { ...o.settings, progressIntervalMs: 0 };
     this.app = createBotApp({ settings, backend: o.backend, sink: this.channel, log: o.log ?? silentLogger, messageContent: true });
@@ -86,12 +86,26 @@ export class ConsoleSession {
     }
   }
 
+  /**
+   * Resumes the jobs that were queued or running when the last process on this database stopped (killed
+   * included), as the Discord adapter does once logged in; their status messages are edited where they are.
+   */
+  async start(): Promise<void> {
+    const { resumed, failed } = await this.app.jobs.resumeUnfinished();
+    if (resumed + failed === 0) return;
+    const jobs = (n: number) => `${n} job${n === 1 ? '' : 's'}`;
+    this.o.write(`(resumed ${jobs(resumed)} from before the restart${failed > 0 ? `; ${jobs(failed)} could not be resumed` : ''})`);
+  }
+
   /** End of input: waits for running (and, unless paused, waiting) jobs, then closes the store. */
   async finish(): Promise<void> {
     await this.app.jobs.idle();
     const waiting = this.app.jobs.queue.size;
-    if (waiting > 0) this.o.write(`(${waiting} job${waiting === 1 ? '' : 's'} stay queued: the queue is paused; they resume when the bot starts again with this database)`);
+    if (waiting > 0) {
+      this.o.write(`(${waiting} job${waiting === 1 ? '' : 's'} stay queued: the queue is paused; they resume when \`reprompt local\` or the bot starts again with this database)`);
+    }
     await this.app.close();
+    this.channel.close();
   }
 
   private readonly nameOf = (userId: string): string => this.names.get(userId) ?? userId;
@@ -194,6 +208,7 @@ export class ConsoleSession {
 /** Reads lines until the input ends, then waits for the queue and closes. */
 export async function runConsole(lines: AsyncIterable<string>, options: ConsoleOptions): Promise<void> {
   const session = new ConsoleSession(options);
+  await session.start();
   for await (const line of lines) await session.handle(line);
   await session.finish();
 }

@@ -5,6 +5,7 @@
  */
 import { InferenceSession } from 'onnxruntime-node';
 import { errorMessage, UserError } from '../errors.js';
+import { disableOrtTelemetry } from '../ort-telemetry.js';
 
 export const PROVIDERS = ['cpu', 'cuda', 'webgpu'] as const;
 export type ProviderName = (typeof PROVIDERS)[number];
@@ -21,12 +22,14 @@ export interface SessionSettings {
 
 const PROVIDER_FIX: Record<Exclude<ProviderName, 'cpu'>, string> = {
   cuda:
-    'The CUDA provider needs onnxruntime-node installed with ONNXRUNTIME_NODE_INSTALL=cuda12 (or the npm config key ' +
-    'onnxruntime-node-install=cuda12), plus the CUDA 12 runtime and cuDNN 9 libraries on the library path.',
+    'The CUDA provider needs the CUDA libraries of onnxruntime-node, which `npm ci` skips: run ' +
+    '`ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node --dangerously-allow-all-scripts` (README "GPU"), ' +
+    'and have the CUDA 12 runtime and cuDNN 9 libraries on the library path.',
   webgpu: 'The WebGPU provider needs a Vulkan loader (libvulkan1) and a GPU driver with Vulkan support.',
 };
 
 export function sessionOptions(settings: SessionSettings = {}): InferenceSession.SessionOptions {
+  disableOrtTelemetry();
   const provider = settings.provider ?? 'cpu';
   if (!PROVIDERS.includes(provider)) {
     throw new UserError('provider', `Unknown execution provider "${provider}": expected one of ${PROVIDERS.join(', ')}.`);

@@ -6,13 +6,16 @@
 import { Worker } from 'node:worker_threads';
 import { errorMessage, fromErrorValue, UserError } from '../errors.js';
 import type { StepProgress } from '../jobs.js';
+import { isBuiltModule, siblingModule } from '../module-url.js';
+import { disableOrtTelemetry } from '../ort-telemetry.js';
 import { CancelFlag } from './cancel-flag.js';
 import type { Job } from './job-handler.js';
 import type { EngineInfo, FromWorker, ToWorker, WorkerInit, WorkerPipelineOptions } from './protocol.js';
 
 export type { EngineInfo, WorkerPipelineOptions } from './protocol.js';
 
-const BOOTSTRAP_URL = new URL('./bootstrap.mjs', import.meta.url);
+/** Built JavaScript starts worker-main directly; the TypeScript sources need bootstrap.mjs to register tsx first. */
+const WORKER_URL = isBuiltModule(import.meta.url) ? siblingModule(import.meta.url, './worker-main') : new URL('./bootstrap.mjs', import.meta.url);
 /** How long close() waits for the worker to release its sessions and end before it terminates the thread. */
 const CLOSE_TIMEOUT_MS = 10_000;
 
@@ -76,7 +79,8 @@ export class EngineWorker {
       handlerSettings: options.handlerSettings,
       cancelBuffer: this.cancelFlag.buffer,
     };
-    this.worker = new Worker(BOOTSTRAP_URL, { workerData: init });
+    disableOrtTelemetry();
+    this.worker = new Worker(WORKER_URL, { workerData: init });
     this.worker.on('message', (message: FromWorker) => this.onMessage(message));
     this.worker.on('error', (error) => this.fail(`The engine worker crashed: ${errorMessage(error)}`));
     this.worker.on('messageerror', (error) => this.fail(`The engine worker sent an unreadable message: ${errorMessage(error)}`));
