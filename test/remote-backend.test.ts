@@ -5,9 +5,11 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { ImagineJob, ImagineParams, ImagineResult } from '../src/engine/jobs.js';
+import type { EditResult } from '../src/p2p/jobs.js';
 import { createBotApp } from '../src/bot/app.js';
 import type { Logger } from '../src/bot/log.js';
 import { silentLogger } from '../src/bot/log.js';
+import { connectRedis } from '../src/bot/remote/connect.js';
 import { startRedisBackend } from '../src/bot/remote/redis-backend.js';
 import { startRemoteWorker, type RemoteWorker } from '../src/bot/remote/worker.js';
 import { alice, RecordingSink, tempDbPath, testSettings } from './bot-fakes.js';
@@ -99,6 +101,43 @@ describe('engine workers on Redis (real redis-server)', () => {
       expect(count(/cancelling job-cancel-1$/)).toBe(1);
       expect(count(/finished job-cancel-1$/)).toBe(0);
     } finally {
+      await backend.close();
+    }
+  }, 120_000);
+
+  test("an edit's source trajectory travels to the worker as binary (not in BullMQ's JSON job data) and is replayed", async () => {
+    const backend = await startRedisBackend({ redisUrl: redis.url, model: 'tiny-sd15', namespace: 'trajectory', log });
+    const client = await connectRedis(redis.url);
+    try {
+      const source = params({ steps: 3 });
+      const generated = (await backend.imagine({ kind: 'imagine', params: source, returnTrajectory: true }, { jobKey: '1', signal: new AbortController().signal, onProgress: noProgress })) as ImagineResult;
+      const trajectory = generated.trajectory!;
+      expect(trajectory.data).toBeInstanceOf(Float32Array);
+      expect(trajectory.shape).toEqual([4, 4, 8, 8]);
+
+      let keysWhileRunning: string[] = [];
+      let jobData = '';
+      const edit = backend.edit(
+        { kind: 'edit', params: { source, edit: 'fox→cat' }, sourceTrajectory: trajectory },
+        {
+          jobKey: '2',
+          signal: new AbortController().signal,
+          onProgress: () => {
+            if (keysWhileRunning.length > 0) return;
+            void client.keys('reprompt:trajectory:*').then((keys) => (keysWhileRunning = keys));
+            void client.hget('reprompt:tiny-sd15:job-trajectory-2', 'data').then((data) => (jobData = data ?? ''));
+          },
+        },
+      );
+      const result = (await edit) as EditResult;
+      expect(result.sourceFrom).toBe('trajectory');
+      expect(keysWhileRunning).toEqual(['reprompt:trajectory:job-trajectory-2']);
+      expect(jobData).toMatch(/"trajectoryKey":"reprompt:trajectory:job-trajectory-2"/);
+      expect(jobData).not.toMatch(/sourceTrajectory/);
+      // Settled: the binary key is gone with the job.
+      await until(async () => (await client.keys('reprompt:trajectory:*')).length === 0, 'the trajectory key removed');
+    } finally {
+      client.disconnect();
       await backend.close();
     }
   }, 120_000);

@@ -7,6 +7,9 @@
  * - `<prefix>:result:<jobId>`          the result of a finished job, v8-serialised (PNG bytes and latents stay
  *                                      binary), with a TTL; the job's return value only names the key. The bot reads
  *                                      and deletes it when it delivers.
+ * - `<prefix>:trajectory:<jobId>`      an edit's source trajectory (v8-serialised float32, up to a few MB), with a TTL;
+ *                                      the job data names the key instead of carrying the array (BullMQ stores job
+ *                                      data as JSON). The bot deletes it when the job is settled.
  * - `<prefix>:cancel` (channel)        a job id to stop; `<prefix>:cancelled:<jobId>` marks it for a worker that
  *                                      has not started it yet.
  */
@@ -14,6 +17,7 @@ import { deserialize, serialize } from 'node:v8';
 import type { ErrorValue } from '../../engine/errors.js';
 import type { ImagineJob, ImagineResult } from '../../engine/jobs.js';
 import type { SamplerName } from '../../engine/schedulers/scheduler.js';
+import type { Trajectory } from '../../engine/trajectory.js';
 import type { EditJob, EditResult } from '../../p2p/jobs.js';
 
 /** Key prefix of everything (BullMQ's own keys too). */
@@ -31,7 +35,9 @@ export type RemoteResult = ImagineResult | EditResult;
 
 /** BullMQ job data: the job and the model it needs. */
 export interface RemoteJobData {
+  /** The job without its binary source trajectory, which travels under `trajectoryKey`. */
   job: RemoteJob;
+  trajectoryKey?: string;
   model: string;
   /** When the bot handed it to BullMQ (ms since the epoch), for the latency figures. */
   enqueuedAt: number;
@@ -67,6 +73,7 @@ export function remoteJobId(jobKey: string): string {
 export const announcementKey = (model: string, name: string): string => `${REDIS_PREFIX}:worker:${encodeURIComponent(model)}:${name}`;
 export const announcementPattern = (model: string): string => `${REDIS_PREFIX}:worker:${encodeURIComponent(model)}:*`;
 export const resultKey = (jobId: string): string => `${REDIS_PREFIX}:result:${jobId}`;
+export const trajectoryKey = (jobId: string): string => `${REDIS_PREFIX}:trajectory:${jobId}`;
 export const cancelledKey = (jobId: string): string => `${REDIS_PREFIX}:cancelled:${jobId}`;
 
 /** Structured-clone bytes (what postMessage would carry): typed arrays stay binary, no base64. */
@@ -76,4 +83,12 @@ export function encodeResult(result: RemoteResult): Buffer {
 
 export function decodeResult(bytes: Buffer): RemoteResult {
   return deserialize(bytes) as RemoteResult;
+}
+
+export function encodeTrajectory(trajectory: Trajectory): Buffer {
+  return serialize(trajectory);
+}
+
+export function decodeTrajectory(bytes: Buffer): Trajectory {
+  return deserialize(bytes) as Trajectory;
 }

@@ -14,6 +14,7 @@ import type { Redis } from 'ioredis';
 import { errorMessage, fromErrorValue, UserError } from '../../engine/errors.js';
 import type { StepProgress } from '../../engine/jobs.js';
 import { SAMPLER_NAMES } from '../../engine/schedulers/scheduler.js';
+import type { Trajectory } from '../../engine/trajectory.js';
 import type { EditJob, EditResult } from '../../p2p/jobs.js';
 import type { ImagineJob, ImagineResult } from '../../engine/jobs.js';
 import type { BackendInfo, BackendLimits, ImageBackend, RunOptions } from '../backend.js';
@@ -32,6 +33,8 @@ import {
   type RemoteJobData,
   type RemoteOutcome,
   type RemoteResult,
+  trajectoryKey,
+  encodeTrajectory,
   type WorkerAnnouncement,
 } from './protocol.js';
 import { connectRedis } from './connect.js';
@@ -66,6 +69,8 @@ export interface DeliveryTimes {
 interface InFlight {
   jobId: string;
   data: RemoteJobData;
+  /** An edit's source trajectory: stored under its own binary key at each hand-over, not in the job data. */
+  trajectory?: Trajectory;
   onProgress(progress: StepProgress): void;
   resolve(result: RemoteResult): void;
   reject(error: UserError): void;
@@ -189,7 +194,8 @@ export class RedisBackend implements ImageBackend {
       const onAbort = (): void => void this.cancel(entry);
       const entry: InFlight = {
         jobId,
-        data: { job, model: this.o.model, enqueuedAt: Date.now() },
+        data: { job: withoutTrajectory(job), model: this.o.model, enqueuedAt: Date.now() },
+        trajectory: job.kind === 'edit' ? job.sourceTrajectory : undefined,
         onProgress: opts.onProgress,
         resolve: (result) => {
           opts.signal.removeEventListener('abort', onAbort);
@@ -211,6 +217,11 @@ export class RedisBackend implements ImageBackend {
 
   /** Adds the job unless BullMQ has it already (same id: a no-op), so a re-submission never runs a job twice. */
   private async submit(entry: InFlight): Promise<void> {
+    if (entry.trajectory) {
+      const key = trajectoryKey(entry.jobId);
+      await this.redis.set(key, encodeTrajectory(entry.trajectory), 'EX', RESULT_TTL_S);
+      entry.data.trajectoryKey = key;
+    }
     await this.queue.add(entry.data.job.kind, entry.data, {
       jobId: entry.jobId,
       removeOnComplete: { age: RESULT_TTL_S },
@@ -260,6 +271,7 @@ export class RedisBackend implements ImageBackend {
     entry.settled = true;
     this.inFlight.delete(entry.jobId);
     settle();
+    if (entry.data.trajectoryKey) this.redis.del(entry.data.trajectoryKey).catch(() => 0);
     this.queue.remove(entry.jobId).catch((e: unknown) => this.o.log.warn(`could not remove job ${entry.jobId} from Redis`, errorMessage(e)));
   }
 
@@ -277,4 +289,11 @@ export class RedisBackend implements ImageBackend {
       this.o.log.warn(`could not cancel job ${entry.jobId} on Redis`, e);
     }
   }
+}
+
+/** The job as BullMQ's JSON job data can hold it: an edit's Float32Array trajectory travels under its own key. */
+function withoutTrajectory(job: RemoteJob): RemoteJob {
+  if (job.kind !== 'edit' || !job.sourceTrajectory) return job;
+  const { sourceTrajectory: _binary, ...rest } = job;
+  return rest;
 }

@@ -23,11 +23,13 @@ import {
   announcementKey,
   CANCEL_CHANNEL,
   cancelledKey,
+  decodeTrajectory,
   encodeResult,
   queueNameFor,
   REDIS_PREFIX,
   RESULT_TTL_S,
   resultKey,
+  type RemoteJob,
   type RemoteJobData,
   type RemoteOutcome,
   type RemoteResult,
@@ -86,6 +88,13 @@ export async function startRemoteWorker(o: RemoteWorkerOptions): Promise<RemoteW
   const announce = (): Promise<unknown> =>
     redis.set(announcementKey(model, name), JSON.stringify(announcement()), 'PX', ANNOUNCE_TTL_MS).catch((e: unknown) => o.log.warn('could not announce the worker', e));
 
+  /** The job with its source trajectory back in place; an expired key only costs the source branch (4 rows). */
+  const withTrajectory = async (data: RemoteJobData): Promise<RemoteJob> => {
+    if (data.job.kind !== 'edit' || data.trajectoryKey === undefined) return data.job;
+    const bytes = await redis.getBuffer(data.trajectoryKey);
+    return bytes ? { ...data.job, sourceTrajectory: decodeTrajectory(bytes) } : data.job;
+  };
+
   const processor = async (job: BullJob<RemoteJobData, RemoteOutcome>, _token?: string, signal?: AbortSignal): Promise<RemoteOutcome> => {
     const jobId = job.id ?? '';
     try {
@@ -96,7 +105,7 @@ export async function startRemoteWorker(o: RemoteWorkerOptions): Promise<RemoteW
       const startedAt = Date.now();
       o.log.info(`started ${jobId} (${job.data.job.kind}, attempt ${job.attemptsStarted})`);
       const onProgress = (progress: StepProgress): void => void job.updateProgress({ ...progress }).catch(() => {});
-      const result = await engine.run<RemoteResult>(job.data.job, { signal, onProgress });
+      const result = await engine.run<RemoteResult>(await withTrajectory(job.data), { signal, onProgress });
       const key = resultKey(jobId);
       await redis.set(key, encodeResult(result), 'EX', RESULT_TTL_S);
       o.log.info(`finished ${jobId}`);
