@@ -64,7 +64,11 @@ export function stringAttribute(node: NodeProto, name: string): string | undefin
   return bytes ? new TextDecoder().decode(bytes) : undefined;
 }
 
+/** ONNX Runtime's contrib operators (MultiHeadAttention, …). */
+export const MICROSOFT_DOMAIN = 'com.microsoft';
+
 export const attrInt = (name: string, i: number): AttributeProto => ({ name, type: AttributeType.INT, i });
+export const attrFloat = (name: string, f: number): AttributeProto => ({ name, type: AttributeType.FLOAT, f });
 export const attrInts = (name: string, ints: number[]): AttributeProto => ({ name, type: AttributeType.INTS, ints });
 export const attrTensor = (name: string, t: TensorProto): AttributeProto => ({ name, type: AttributeType.TENSOR, t });
 export const attrGraph = (name: string, g: GraphProto): AttributeProto => ({ name, type: AttributeType.GRAPH, g });
