@@ -16,7 +16,7 @@ import { onnx } from '../src/engine/graph/onnx-model.js';
 import { patchUNetGraph } from '../src/p2p/graph/patch.js';
 import { maxAbsDiff } from './helpers.js';
 import { fusedAttentionUNet, withExternalWeights } from './p2p-graph-fixtures.js';
-import { LAYOUTS, removeTempDirs, sessionOptions, tempDir, unetInputs } from './p2p-graph-helpers.js';
+import { FUSED_TOLERANCE, LAYOUTS, removeTempDirs, sessionOptions, tempDir, unetInputs } from './p2p-graph-helpers.js';
 
 const tinyUNet = LAYOUTS[0].path;
 
@@ -96,7 +96,7 @@ test('a UNet with external weights is patched without copying them, and runs fro
     const { session, neutralFeeds } = await loader.load(path, sessionOptions);
     expect(loader.lastLoad?.fromCache).toBe(fromCache);
     const actual = (await session.run({ ...inputs, ...neutralFeeds(2) }, ['out_sample'])).out_sample.data as Float32Array;
-    expect(maxAbsDiff(actual, expected)).toBeLessThanOrEqual(1e-6);
+    expect(maxAbsDiff(actual, expected)).toBeLessThanOrEqual(FUSED_TOLERANCE);
     await session.release();
   }
   const cached = readdirSync(cacheDir).find((f) => f.endsWith('.onnx')) as string;
@@ -165,7 +165,7 @@ describe('the loaded session', () => {
     const expected = (await plain.run(inputs)).out_sample.data as Float32Array;
     await plain.release();
     const actual = (await loaded.session.run({ ...inputs, ...loaded.neutralFeeds(2) }, ['out_sample'])).out_sample.data as Float32Array;
-    expect(maxAbsDiff(actual, expected)).toBeLessThanOrEqual(1e-6);
+    expect(maxAbsDiff(actual, expected)).toBeLessThanOrEqual(FUSED_TOLERANCE);
   });
 });
 

@@ -1,10 +1,12 @@
 /**
  * The project's slice of `onnx-proto` (protobufjs 6 static code for ONNX 1.10): model decoding/encoding and the
  * value conversions graph edits need (the engine's size patch and Prompt-to-Prompt's attention patch both use it).
+ * Encoding a decoded model keeps the fields this schema does not know (wire.ts).
  * protobufjs decodes int64 fields as `Long` and string attributes as bytes, so every read goes through these helpers.
  */
 import onnxProto from 'onnx-proto';
 import type { onnx as OnnxTypes } from 'onnx-proto';
+import { concat, equalBytes, lengthDelimited, type MessageCodec, reencode, wireFields } from './wire.js';
 
 export const onnx = onnxProto.onnx;
 
@@ -27,12 +29,58 @@ const AttributeType = onnx.AttributeProto.AttributeType;
 /** `Number()` understands both protobufjs' `Long` and plain numbers. */
 export const toNumber = (v: number | { toString(): string } | null | undefined): number => Number(v ?? 0);
 
-export function decodeModel(bytes: Uint8Array): ModelProto {
-  return onnx.ModelProto.decode(bytes);
+/** Where a decoded model came from: its bytes, and the graph and graph elements as decoded (see wire.ts). */
+interface Origin {
+  bytes: Uint8Array;
+  graph: DecodedGraph;
+  elements: Record<GraphListKey, readonly unknown[]>;
 }
 
+const origins = new WeakMap<ModelProto, Origin>();
+
+/** The graph's repeated message fields: field number, property, message codec. */
+const GRAPH_LISTS = [
+  [1, 'node', onnx.NodeProto],
+  [5, 'initializer', onnx.TensorProto],
+  [11, 'input', onnx.ValueInfoProto],
+  [12, 'output', onnx.ValueInfoProto],
+  [13, 'valueInfo', onnx.ValueInfoProto],
+  [14, 'quantizationAnnotation', onnx.TensorAnnotation],
+  [15, 'sparseInitializer', onnx.SparseTensorProto],
+] as const;
+type GraphListKey = (typeof GRAPH_LISTS)[number][1];
+const MODEL_GRAPH_FIELD = 7;
+
+export function decodeModel(bytes: Uint8Array): ModelProto {
+  const model = onnx.ModelProto.decode(bytes);
+  const graph = model.graph as DecodedGraph | null;
+  if (graph) {
+    const elements = Object.fromEntries(GRAPH_LISTS.map(([, key]) => [key, [...graph[key]]])) as Record<GraphListKey, unknown[]>;
+    origins.set(model, { bytes, graph, elements });
+  }
+  return model;
+}
+
+/**
+ * Encodes a model. One that `decodeModel` returned keeps its original bytes, unknown fields included, everywhere
+ * outside the graph elements that were changed or added (wire.ts); any other model is encoded by the codec.
+ */
 export function encodeModel(model: ModelProto): Uint8Array {
-  return onnx.ModelProto.encode(model).finish();
+  const origin = origins.get(model);
+  if (!origin || model.graph !== origin.graph) return onnx.ModelProto.encode(model).finish();
+  const graph = origin.graph;
+  const fields = wireFields(origin.bytes);
+  const graphField = fields.find((f) => f.number === MODEL_GRAPH_FIELD);
+  if (!graphField?.payload) return onnx.ModelProto.encode(model).finish();
+  const graphBytes = reencode(
+    graphField.payload,
+    GRAPH_LISTS.map(([number, key, codec]) => ({ number, codec: codec as MessageCodec<unknown>, current: graph[key], original: origin.elements[key] })),
+    { codec: onnx.GraphProto, current: graph, without: (g) => onnx.GraphProto.create({ name: g.name, docString: g.docString }) },
+  );
+  const modelRest = (m: ModelProto): Uint8Array => onnx.ModelProto.encode({ ...m, graph: null }).finish();
+  const originalRest = onnx.ModelProto.decode(concat(fields.filter((f) => f !== graphField).map((f) => f.bytes)));
+  if (!equalBytes(modelRest(originalRest), modelRest(model))) return concat([modelRest(model), ...lengthDelimited(MODEL_GRAPH_FIELD, graphBytes)]);
+  return concat(fields.flatMap((f) => (f === graphField ? lengthDelimited(MODEL_GRAPH_FIELD, graphBytes) : [f.bytes])));
 }
 
 /** The version of the default ("ai.onnx") operator set the model imports; 0 when it imports none. */
@@ -64,7 +112,11 @@ export function stringAttribute(node: NodeProto, name: string): string | undefin
   return bytes ? new TextDecoder().decode(bytes) : undefined;
 }
 
+/** ONNX Runtime's contrib operators (MultiHeadAttention, …). */
+export const MICROSOFT_DOMAIN = 'com.microsoft';
+
 export const attrInt = (name: string, i: number): AttributeProto => ({ name, type: AttributeType.INT, i });
+export const attrFloat = (name: string, f: number): AttributeProto => ({ name, type: AttributeType.FLOAT, f });
 export const attrInts = (name: string, ints: number[]): AttributeProto => ({ name, type: AttributeType.INTS, ints });
 export const attrTensor = (name: string, t: TensorProto): AttributeProto => ({ name, type: AttributeType.TENSOR, t });
 export const attrGraph = (name: string, g: GraphProto): AttributeProto => ({ name, type: AttributeType.GRAPH, g });

@@ -38,6 +38,7 @@ async function loadEngine(): Promise<Engine> {
   module.configure?.(init.handlerSettings);
   const options = { ...init.pipeline, ...module.pipelineOptions?.() };
   const pipeline = await StableDiffusionPipeline.load(init.modelDir, options);
+  if (options.warmUp) await pipeline.warmUp(options.warmUp);
   const info: EngineInfo = { model: pipeline.model, provider: options.provider ?? 'cpu', kinds: Object.keys(module.handlers) };
   return { pipeline, handlers: module.handlers, info };
 }

@@ -70,9 +70,12 @@ export class NodeBuilder {
     private readonly scope: string,
   ) {}
 
-  op(opType: string, inputs: string[], attribute: AttributeProto[] = [], output?: string): string {
+  /** One node; `domain` for operators outside the default set (its import is the caller's to add). */
+  op(opType: string, inputs: string[], attribute: AttributeProto[] = [], output?: string, domain?: string): string {
     const out = output ?? this.names.fresh(`${this.scope}/${opType}`);
-    this.nodes.push({ name: this.names.fresh(`${this.scope}/${opType}_node`), opType, input: inputs, output: [out], attribute });
+    const node: NodeProto = { name: this.names.fresh(`${this.scope}/${opType}_node`), opType, input: inputs, output: [out], attribute };
+    if (domain) node.domain = domain;
+    this.nodes.push(node);
     return out;
   }
 

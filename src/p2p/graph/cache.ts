@@ -37,11 +37,17 @@ export interface CachedPatch {
 
 type Sidecar = Omit<CachedPatch, 'modelPath'>;
 
+/** Which patch of a graph: self-attention fused where no control reads it, or every attention explicit. */
+export type PatchVariant = 'fused' | 'explicit';
+
 export class PatchCache {
-  constructor(readonly dir: string) {}
+  constructor(
+    readonly dir: string,
+    readonly variant: PatchVariant = 'fused',
+  ) {}
 
   private paths(sourceSha256: string): { model: string; sidecar: string } {
-    const base = join(this.dir, `p2p-unet-${sourceSha256}-v${PATCHER_VERSION}`);
+    const base = join(this.dir, `p2p-unet-${sourceSha256}-v${PATCHER_VERSION}-${this.variant}`);
     return { model: `${base}.onnx`, sidecar: `${base}.json` };
   }
 

@@ -23,7 +23,7 @@ import type { AttentionSite } from './find-attention.js';
  * Bump whenever the patched graph or the metadata changes (the engine's flexible-size patch, which the loader also
  * applies, included), so that cached patches are rebuilt.
  */
-export const PATCHER_VERSION = 1;
+export const PATCHER_VERSION = 2;
 
 export const P2P_INPUT = {
   sourceIndex: 'p2p_source_index',
@@ -44,6 +44,11 @@ export const mapOutputName = (layer: number): string => `p2p_map_${layer}`;
 /** A patched attention layer: what the graph says of its site, plus what the probe run measured. */
 export interface AttentionLayer extends Pick<AttentionSite, 'index' | 'name' | 'kind' | 'place' | 'block' | 'layout'> {
   heads: number;
+  /**
+   * A self-attention layer that runs ONNX Runtime's fused attention whenever its self_on and capture_on are off
+   * (explicit, and exact, whenever either is on). Cross-attention layers are never fused: maps read them.
+   */
+  fused: boolean;
   /** log4(h·w / Q): 0 = full latent resolution, 1 = half, … */
   level: number;
 }

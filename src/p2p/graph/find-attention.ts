@@ -21,6 +21,8 @@ export interface AttentionSite {
   /** The probabilities the V MatMul reads: the Softmax output, or the output of a type-changing Cast after it. */
   probs: string;
   probsType: ElemType;
+  /** MatMul(Q, Kᵀ) whose (scaled) output the Softmax normalises. */
+  scores: NodeProto;
   /** MatMul(probs, V): the patch replaces this node. */
   valueMatMul: NodeProto;
   /** No-op Casts between the Softmax and valueMatMul: the patch removes them. */
@@ -80,6 +82,7 @@ export function findAttentionSites(index: GraphIndex, textInput: string): Attent
       layout: rank === 3 ? '3d' : '4d',
       probs: hook.tensor,
       probsType,
+      scores: qk,
       valueMatMul: hook.matmul,
       noOps: hook.noOps,
     });

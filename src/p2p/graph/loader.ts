@@ -11,7 +11,7 @@ import { makeUpsamplingSizeExactInModel } from '../../engine/onnx/flexible-size.
 import { readOnnxModel, withExternalWeightsFolder } from '../../engine/onnx/model-file.js';
 import { type CachedPatch, PatchCache, defaultCacheDir, sha256File } from './cache.js';
 import { type AttentionLayer, PATCHER_VERSION, type PatchedUNetMeta, neutralControlFeeds } from './contract.js';
-import { DataType, encodeModel } from '../../engine/graph/onnx-model.js';
+import { DataType, type ModelProto, decodeModel, encodeModel } from '../../engine/graph/onnx-model.js';
 import { patchUNetModel } from './patch.js';
 import { probeLayers } from './probe.js';
 
@@ -35,9 +35,17 @@ export class AttentionPatchLoader {
   private loaded: PatchedUNetMeta | undefined;
   private report: LoadReport | undefined;
 
-  constructor(opts: { cacheDir?: string } = {}) {
-    this.cache = new PatchCache(opts.cacheDir ?? defaultCacheDir());
+  /**
+   * `fuseSelfAttention` (default true): self-attention layers run ONNX Runtime's fused attention in the calls
+   * where no control reads them (contract.ts, AttentionLayer.fused); false keeps every layer explicit (the
+   * reference graph for benchmarks and tests). The two are cached separately.
+   */
+  constructor(opts: { cacheDir?: string; fuseSelfAttention?: boolean } = {}) {
+    this.fuse = opts.fuseSelfAttention ?? true;
+    this.cache = new PatchCache(opts.cacheDir ?? defaultCacheDir(), this.fuse ? 'fused' : 'explicit');
   }
+
+  private readonly fuse: boolean;
 
   /** Metadata of the last loaded UNet. */
   get meta(): PatchedUNetMeta | undefined {
@@ -68,14 +76,26 @@ export class AttentionPatchLoader {
     weightsDir: string,
     options: InferenceSession.SessionOptions,
   ): Promise<{ session: InferenceSession; meta: PatchedUNetMeta; cacheError?: string }> {
-    const { model } = await readOnnxModel(unetModelPath);
-    // The same size flexibility as the engine's default UNet loader: any latent size runs, not only multiples of 8.
-    makeUpsamplingSizeExactInModel(model);
-    const patch = { ...patchUNetModel(model), bytes: encodeModel(model) };
-    const session = await InferenceSession.create(patch.bytes, patch.externalData ? withExternalWeightsFolder(options, weightsDir) : options);
+    const { bytes: original, model } = await readOnnxModel(unetModelPath);
+    const patch = { ...patchUNetModel(flexible(model)), bytes: encodeModel(model) };
+    const open = (bytes: Uint8Array): Promise<InferenceSession> =>
+      InferenceSession.create(bytes, patch.externalData ? withExternalWeightsFolder(options, weightsDir) : options);
+    let session = await open(patch.bytes);
     let layers: AttentionLayer[];
+    let bytes = patch.bytes;
     try {
       layers = await probeLayers(session, patch.io, patch.layers);
+      if (this.fuse) {
+        // Fusing needs each layer's heads, which the probe of the explicit patch has just measured.
+        const fusedModel = flexible(decodeModel(original));
+        const fused = patchUNetModel(fusedModel, { fuseSelfAttention: { heads: layers.map((l) => l.heads) } });
+        if (fused.layers.some((l) => l.fused)) {
+          bytes = encodeModel(fusedModel);
+          await session.release();
+          session = await open(bytes);
+          layers = layers.map((layer, i) => ({ ...layer, fused: fused.layers[i].fused }));
+        }
+      }
     } catch (e) {
       await session.release();
       throw e;
@@ -88,13 +108,19 @@ export class AttentionPatchLoader {
       floatType: patch.io.sample.elemType === DataType.FLOAT16 ? 'float16' : 'float32',
     };
     try {
-      await this.cache.write(patch.bytes, { meta, externalData: patch.externalData });
+      await this.cache.write(bytes, { meta, externalData: patch.externalData });
       return { session, meta };
     } catch (e) {
       // A cache folder that cannot be written must not stop generation: it only costs the next load a re-patch.
       return { session, meta, cacheError: errorMessage(e) };
     }
   }
+}
+
+/** The same size flexibility as the engine's default UNet loader: any latent size runs, not only multiples of 8. */
+function flexible(model: ModelProto): ModelProto {
+  makeUpsamplingSizeExactInModel(model);
+  return model;
 }
 
 /**
