@@ -54,7 +54,7 @@ interface WorkerProcess {
 }
 
 function startWorker(name: string, onLine: (worker: WorkerProcess, line: string) => void): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, [CLI, 'worker', '--redis', redis.url, '--threads', '1', '--name', name, '--lock-ms', '3000'], { cwd: dir, env: childEnv() });
+  const child = spawn(process.execPath, [CLI, 'worker', '--redis', redis.url, '--threads', '1', '--name', name, '--lock-ms', '3000', '--warm-up', '64'], { cwd: dir, env: childEnv() });
   let log = '';
   const worker: WorkerProcess = {
     name,

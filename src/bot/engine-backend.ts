@@ -5,11 +5,13 @@
 import type { ImagineJob, ImagineResult } from '../engine/jobs.js';
 import { SIZE_RANGE, STEPS_RANGE } from '../engine/limits.js';
 import { SAMPLER_NAMES } from '../engine/schedulers/scheduler.js';
-import { EngineWorker, type WorkerPipelineOptions } from '../engine/worker/engine-worker.js';
+import type { WarmUpOptions } from '../engine/pipeline.js';
+import { EngineWorker, type EngineInfo, type WorkerPipelineOptions } from '../engine/worker/engine-worker.js';
 import { APP_HANDLERS_URL, type AppHandlerSettings } from '../p2p/handlers-url.js';
 import type { EditJob, EditResult } from '../p2p/jobs.js';
 import type { BackendInfo, BackendLimits, ImageBackend, RunOptions } from './backend.js';
 import type { EngineConfig } from './config.js';
+import type { Logger } from './log.js';
 
 /** The engine's own bounds on sizes and steps. */
 const ENGINE_BOUNDS = { minSize: SIZE_RANGE.min, maxSize: SIZE_RANGE.max, maxSteps: STEPS_RANGE.max };
@@ -17,16 +19,36 @@ const ENGINE_BOUNDS = { minSize: SIZE_RANGE.min, maxSize: SIZE_RANGE.max, maxSte
 const GUIDANCE_BOUND = 50;
 
 /** Starts the worker and loads the model (rejects with UserError('model' | 'provider') when it cannot). */
-export async function startEngineBackend(engine: EngineConfig & { modelDir: string }): Promise<ImageBackend> {
-  return new EngineBackend(await startAppEngine(engine));
+export async function startEngineBackend(engine: EngineConfig & { modelDir: string }, start: EngineStart = {}): Promise<ImageBackend> {
+  return new EngineBackend(await startAppEngine(engine, start));
+}
+
+export interface EngineStart {
+  /** Warm the sessions at these shapes before the engine reports ready (the bot and `reprompt worker` do). */
+  warmUp?: WarmUpOptions;
+  /** Told the time to ready (model load + warm-up). */
+  log?: Logger;
 }
 
 /** The engine worker thread on the application's handler module, configured from the engine settings. */
-export function startAppEngine(engine: EngineConfig): Promise<EngineWorker> {
-  const pipeline: WorkerPipelineOptions = { provider: engine.provider };
+export async function startAppEngine(engine: EngineConfig, start: EngineStart = {}): Promise<EngineWorker> {
+  const pipeline: WorkerPipelineOptions = { provider: engine.provider, warmUp: start.warmUp };
   if (engine.threads > 0) pipeline.intraOpThreads = engine.threads;
   const handlerSettings: AppHandlerSettings = { attentionStoreMb: engine.attentionStoreMb };
-  return EngineWorker.start({ modelDir: engine.modelDir, pipeline, handlers: APP_HANDLERS_URL, handlerSettings });
+  const worker = await EngineWorker.start({ modelDir: engine.modelDir, pipeline, handlers: APP_HANDLERS_URL, handlerSettings });
+  start.log?.info(`engine ${readyLine(worker.info)}`);
+  return worker;
+}
+
+/** The shapes the bot's jobs run most: plain images and trajectory edits at the default size. */
+export function defaultWarmUp(size: number): WarmUpOptions {
+  return { width: size, height: size, promptRows: [1, 2] };
+}
+
+/** "ready in 12.3 s (model 10.1 s, warm-up 2.2 s)" for logs. */
+export function readyLine(info: EngineInfo): string {
+  const s = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+  return `ready in ${s(info.loadMs + info.warmUpMs)} (model ${s(info.loadMs)}, warm-up ${info.warmUpMs > 0 ? s(info.warmUpMs) : 'none'})`;
 }
 
 /** What the bot allows on a model of this image-to-latent scale (the engine's bounds; sizes in its multiples). */

@@ -45,7 +45,7 @@ interface Spawned {
 }
 
 function spawnWorker(options: BenchWorkersOptions, name: string, modelDir: string): Spawned {
-  const args = [CLI, 'worker', '--redis', options.redis, '--model', modelDir, '--name', name, '--provider', options.provider ?? 'cpu'];
+  const args = [CLI, 'worker', '--redis', options.redis, '--model', modelDir, '--name', name, '--provider', options.provider ?? 'cpu', '--warm-up', String(options.size)];
   if (options.threads !== undefined) args.push('--threads', String(options.threads));
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   const ready = new Promise<void>((resolve, reject) => {

@@ -10,6 +10,7 @@ import { loadConfig, redactor, type BotConfig, type DiscordConfig } from '../bot
 import { startDiscordBot } from '../bot/discord/client.js';
 import { createLogger } from '../bot/log.js';
 import { startBackend } from '../bot/remote/start.js';
+import { defaultWarmUp } from '../bot/engine-backend.js';
 
 export function register(program: Command): void {
   program
@@ -22,7 +23,9 @@ async function runBot(): Promise<void> {
   const config = loadConfig(process.env, 'bot') as BotConfig & { discord: DiscordConfig };
   const log = createLogger(redactor(config));
   // With REDIS_URL the engines are `reprompt worker` processes; otherwise one runs here.
-  const backend = await startBackend({ engine: config.engine, redisUrl: config.redisUrl, dbPath: config.dbPath, log });
+  // The first user should not pay ONNX Runtime's first runs: warm the plain and the edit batch at the default size.
+  const warmUp = defaultWarmUp(config.defaults.size);
+  const backend = await startBackend({ engine: config.engine, redisUrl: config.redisUrl, dbPath: config.dbPath, log, warmUp });
   let bot;
   try {
     bot = await startDiscordBot(config, backend, log);

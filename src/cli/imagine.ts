@@ -29,8 +29,8 @@ export interface GenerationOptions extends EngineCliOptions {
 
 /** Every option is checked as the command line is parsed, before the model loads (which takes minutes with a real one). */
 // Stable Diffusion's VAE scales by 8; the pipeline checks the loaded model's own factor again.
-const imageSide = integer({ ...SIZE_RANGE, multipleOf: 8 });
-const SIDE_HELP = `a multiple of 8 from ${SIZE_RANGE.min} to ${SIZE_RANGE.max}`;
+export const imageSide = integer({ ...SIZE_RANGE, multipleOf: 8 });
+export const SIDE_HELP = `a multiple of 8 from ${SIZE_RANGE.min} to ${SIZE_RANGE.max}`;
 
 export function addGenerationOptions(command: Command): Command {
   return command

@@ -6,16 +6,21 @@
 import type { Command } from 'commander';
 import { createLogger } from '../bot/log.js';
 import { startRemoteWorker } from '../bot/remote/worker.js';
+import { defaultWarmUp } from '../bot/engine-backend.js';
 import { parseProvider } from '../engine/providers.js';
 import { addEngineOptions, type EngineCliOptions } from './engine-options.js';
 import { noteIfBundledModel, resolveModelDir } from './model-dir.js';
+import { imageSide, SIDE_HELP } from './imagine.js';
 import { integer } from './options.js';
+
+const warmUpSide = (text: string): number => (text.trim() === '0' ? 0 : imageSide(text));
 
 interface WorkerOptions extends EngineCliOptions {
   redis: string;
   name?: string;
   attentionStoreMb: number;
   lockMs: number;
+  warmUp: number;
 }
 
 export function register(program: Command): void {
@@ -25,6 +30,7 @@ export function register(program: Command): void {
     .requiredOption('--redis <url>', 'Redis URL, e.g. redis://127.0.0.1:6379')
     .option('--name <name>', 'this worker’s name in logs and in Redis (default: host-pid)')
     .option('--attention-store-mb <n>', 'memory for stored source attention, a cache local to this worker (0: none)', integer({ min: 0 }), 2048)
+    .option('--warm-up <px>', `warm the sessions at this square size before taking jobs (plain and edit batches): ${SIDE_HELP}, or 0 for none`, warmUpSide, 512)
     .option('--lock-ms <n>', 'a job whose worker stops answering goes to another worker after this long', integer({ min: 1000 }), 30_000);
   addEngineOptions(command).action((options: WorkerOptions) => worker(options));
 }
@@ -43,6 +49,7 @@ async function worker(options: WorkerOptions): Promise<void> {
     },
     name: options.name,
     lockMs: options.lockMs,
+    warmUp: options.warmUp > 0 ? defaultWarmUp(options.warmUp) : undefined,
     log,
   });
   let signalled = false;

@@ -39,8 +39,8 @@ export interface WarmUpOptions {
   width: number;
   height: number;
   /**
-   * Prompt rows per UNet call to warm, each at classifier-free guidance (UNet batch = 2 × rows): 1 for plain
-   * images, 2 for a Prompt-to-Prompt edit (source + target). Default [1].
+   * Prompt rows per UNet call to warm: 1 for plain images (UNet batch 2 with guidance), 2 for a Prompt-to-Prompt
+   * edit whose source is replayed from its trajectory (source cond only + target with guidance: batch 3). Default [1].
    */
   promptRows?: readonly number[];
 }
@@ -312,10 +312,12 @@ export class StableDiffusionPipeline {
    */
   async warmUp(options: WarmUpOptions): Promise<number> {
     const started = performance.now();
-    const row: PromptRow = { prompt: 'warm-up', negativePrompt: '', guidance: 7.5 };
+    const row = (guidance: number): PromptRow => ({ prompt: 'warm-up', negativePrompt: '', guidance });
     let last: DenoiseResult | undefined;
     for (const rows of options.promptRows ?? [1]) {
-      last = await this.denoise({ rows: Array.from({ length: rows }, () => row), seed: '0', steps: 1, width: options.width, height: options.height });
+      // Row 0 of an edit is its source, replayed cond only (guidance 1); the others are guided.
+      const batch = Array.from({ length: rows }, (_, i) => row(rows > 1 && i === 0 ? 1 : 7.5));
+      last = await this.denoise({ rows: batch, seed: '0', steps: 1, width: options.width, height: options.height });
     }
     // The decoder runs one image at a time whatever the batch: one decode warms it.
     if (last) await this.decodeTimed(last.latents.subarray(0, last.latents.length / last.shape[0]), [1, ...last.shape.slice(1)]);

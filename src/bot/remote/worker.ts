@@ -14,7 +14,8 @@ import { isUserError, toErrorValue, UserError } from '../../engine/errors.js';
 import type { StepProgress } from '../../engine/jobs.js';
 import type { EngineWorker } from '../../engine/worker/engine-worker.js';
 import type { EngineConfig } from '../config.js';
-import { startAppEngine } from '../engine-backend.js';
+import { readyLine, startAppEngine } from '../engine-backend.js';
+import type { WarmUpOptions } from '../../engine/pipeline.js';
 import type { Logger } from '../log.js';
 import { connectRedis as connect } from './connect.js';
 import {
@@ -39,6 +40,8 @@ import {
 export interface RemoteWorkerOptions {
   redisUrl: string;
   engine: EngineConfig;
+  /** Warm the engine at these shapes before taking jobs. */
+  warmUp?: WarmUpOptions;
   /** Shown in logs and announcements; unique per worker (default: host and process id). */
   name?: string;
   /**
@@ -68,7 +71,7 @@ export async function startRemoteWorker(o: RemoteWorkerOptions): Promise<RemoteW
   const bullConnection = await connect(o.redisUrl, { forBullMQ: true });
   let engine: EngineWorker;
   try {
-    engine = await startAppEngine(o.engine);
+    engine = await startAppEngine(o.engine, { warmUp: o.warmUp });
   } catch (e) {
     for (const client of [redis, subscriber, bullConnection]) client.disconnect();
     throw e;
@@ -142,7 +145,7 @@ export async function startRemoteWorker(o: RemoteWorkerOptions): Promise<RemoteW
 
   await announce();
   const heartbeat = setInterval(() => void announce(), ANNOUNCE_EVERY_MS);
-  o.log.info(`worker ${name} ready: model ${model} on ${engine.info.provider}, queue ${queueNameFor(model)}`);
+  o.log.info(`worker ${name} ${readyLine(engine.info)}: model ${model} on ${engine.info.provider}, queue ${queueNameFor(model)}`);
 
   let stopping: Promise<void> | undefined;
   let notifyStopped!: () => void;

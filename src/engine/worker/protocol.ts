@@ -26,6 +26,9 @@ export interface EngineInfo {
   provider: NonNullable<PipelineOptions['provider']>;
   /** The job kinds its handler module registered. */
   kinds: string[];
+  /** Time to load the model's sessions, and to warm them (0 when not asked: PipelineOptions.warmUp). */
+  loadMs: number;
+  warmUpMs: number;
 }
 
 export type ToWorker = { type: 'run'; id: number; job: Job } | { type: 'close' };

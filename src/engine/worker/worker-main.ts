@@ -37,9 +37,11 @@ async function loadEngine(): Promise<Engine> {
   }
   module.configure?.(init.handlerSettings);
   const options = { ...init.pipeline, ...module.pipelineOptions?.() };
+  const started = performance.now();
   const pipeline = await StableDiffusionPipeline.load(init.modelDir, options);
-  if (options.warmUp) await pipeline.warmUp(options.warmUp);
-  const info: EngineInfo = { model: pipeline.model, provider: options.provider ?? 'cpu', kinds: Object.keys(module.handlers) };
+  const loadMs = performance.now() - started;
+  const warmUpMs = options.warmUp ? await pipeline.warmUp(options.warmUp) : 0;
+  const info: EngineInfo = { model: pipeline.model, provider: options.provider ?? 'cpu', kinds: Object.keys(module.handlers), loadMs, warmUpMs };
   return { pipeline, handlers: module.handlers, info };
 }
 
