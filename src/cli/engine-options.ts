@@ -20,7 +20,7 @@ export function addEngineOptions(command: Command): Command {
   return command
     .option('--model <dir>', 'model folder (default: $REPROMPT_MODEL_DIR, else the bundled random-weight tiny-sd15)')
     .addOption(new Option('--provider <name>', 'ONNX Runtime execution provider').choices(PROVIDERS).default('cpu'))
-    .option('--threads <n>', 'ONNX Runtime intra-op threads (default: ONNX Runtime decides)', integer({ min: 1 }));
+    .option('--threads <n>', 'ONNX Runtime intra-op threads (default: one per available core)', integer({ min: 1 }));
 }
 
 /** Everything EngineWorker.start needs but the handler module. */
