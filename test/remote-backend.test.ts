@@ -10,6 +10,7 @@ import { createBotApp } from '../src/bot/app.js';
 import type { Logger } from '../src/bot/log.js';
 import { silentLogger } from '../src/bot/log.js';
 import { connectRedis } from '../src/bot/remote/connect.js';
+import { REDIS_PREFIX, queueNameFor } from '../src/bot/remote/protocol.js';
 import { startRedisBackend } from '../src/bot/remote/redis-backend.js';
 import { startRemoteWorker, type RemoteWorker } from '../src/bot/remote/worker.js';
 import { alice, RecordingSink, tempDbPath, testSettings } from './bot-fakes.js';
@@ -117,15 +118,17 @@ describe('engine workers on Redis (real redis-server)', () => {
 
       let keysWhileRunning: string[] = [];
       let jobData = '';
+      let looked = false;
       const edit = backend.edit(
         { kind: 'edit', params: { source, edit: 'fox→cat' }, sourceTrajectory: trajectory },
         {
           jobKey: '2',
           signal: new AbortController().signal,
           onProgress: () => {
-            if (keysWhileRunning.length > 0) return;
+            if (looked) return;
+            looked = true;
             void client.keys('reprompt:trajectory:*').then((keys) => (keysWhileRunning = keys));
-            void client.hget('reprompt:tiny-sd15:job-trajectory-2', 'data').then((data) => (jobData = data ?? ''));
+            void client.hget(`${REDIS_PREFIX}:${queueNameFor('tiny-sd15')}:job-trajectory-2`, 'data').then((data) => (jobData = data ?? ''));
           },
         },
       );
