@@ -14,22 +14,11 @@ import { prepareImagine, type GenerationOptions } from '../src/cli/imagine.js';
 import { buildProgram, isUsageError } from '../src/cli/program.js';
 import { SUBCOMMANDS } from '../src/cli/subcommands.js';
 import { SIZE_RANGE, STEPS_RANGE } from '../src/engine/limits.js';
+import { seededRandom } from './p2p-helpers.js';
 
 const SEED = 20261129;
 const CASES = 4000;
 const SLOWEST_MS = 1000;
-
-/** mulberry32: a small seeded generator, so that a failure can be replayed. */
-function generator(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let dir: string;
 beforeAll(() => {
@@ -39,7 +28,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const random = generator(SEED);
+const random = seededRandom(SEED);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
 const chance = (p: number): boolean => random() < p;
 
