@@ -18,17 +18,17 @@ const job = (over: Partial<NewJob> = {}): NewJob => ({
 const timings = { totalMs: 1, textEncoderMs: 0, unetMs: 0, unetCalls: 0, vaeMs: 0, hostMsPerStep: 0 };
 
 describe('JobStore', () => {
-  test('creates the schema at version 1 in WAL mode, and reopening does not migrate again', () => {
+  test('creates the schema at its latest version in WAL mode, and reopening does not migrate again', () => {
     const path = tempDbPath();
     const store = new JobStore(path);
-    expect(store.schemaVersion).toBe(1);
+    expect(store.schemaVersion).toBe(2);
     store.create(job());
     store.close();
     const db = new Database(path);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     db.close();
     const reopened = new JobStore(path);
-    expect(reopened.schemaVersion).toBe(1);
+    expect(reopened.schemaVersion).toBe(2);
     expect(reopened.get(1)?.request).toEqual({ kind: 'imagine', params });
     reopened.close();
   });

@@ -9,10 +9,22 @@ import type { BackendLimits } from './backend.js';
 import { customId } from './custom-id.js';
 import type { JobRecord } from './job.js';
 import type { Button, ButtonRow, ButtonStyle } from './port/index.js';
-import { attentionVariation, guidanceVariation, rerollVariation, strengthVariation, type Variation } from './variations.js';
+import {
+  attentionVariation,
+  guidanceVariation,
+  rerollVariation,
+  strengthVariation,
+  upscaleRefusal,
+  upscaleVariation,
+  varyVariation,
+  type Variation,
+} from './variations.js';
 
-/** The messages buttons are shown under: a queued or running job's status, or the result of a generation, an edit, or attention maps. */
-export type Surface = 'status' | 'imagine' | 'edit' | 'attention';
+/**
+ * The messages buttons are shown under: a queued or running job's status, or the result of a generation, an edit,
+ * attention maps, or a Vary / Upscale (image-to-image).
+ */
+export type Surface = 'status' | 'imagine' | 'edit' | 'attention' | 'img2img';
 
 export interface ActionSpec {
   /** The custom-id prefix (`id:jobId`). Never rename one: buttons already posted in Discord carry it. */
@@ -26,6 +38,8 @@ export interface ActionSpec {
   readonly label?: string;
   /** The job the button makes from this one; undefined when it does not apply to this job (then it is not shown). */
   makes?(job: JobRecord, limits: BackendLimits): Variation | undefined;
+  /** Why `makes` does not apply to this job, said to a user who presses the button anyway (an old message). */
+  refusal?(job: JobRecord, limits: BackendLimits): string | undefined;
   /** How a job it made is introduced in its headline: `… · job #12 · reroll of #3`. */
   readonly origin?: string;
 }
@@ -34,7 +48,7 @@ export const ACTION_SPECS = [
   {
     id: 'cfg-lower',
     style: 'secondary',
-    rows: { imagine: 0, edit: 0 },
+    rows: { imagine: 0, edit: 0, img2img: 0 },
     who: 'anyone',
     makes: (job: JobRecord, limits: BackendLimits) => guidanceVariation(job, 'cfg-lower', limits),
     origin: 'guidance variation of',
@@ -42,7 +56,7 @@ export const ACTION_SPECS = [
   {
     id: 'cfg-higher',
     style: 'secondary',
-    rows: { imagine: 0, edit: 0 },
+    rows: { imagine: 0, edit: 0, img2img: 0 },
     who: 'anyone',
     makes: (job: JobRecord, limits: BackendLimits) => guidanceVariation(job, 'cfg-higher', limits),
     origin: 'guidance variation of',
@@ -50,7 +64,7 @@ export const ACTION_SPECS = [
   {
     id: 'cfg-negative',
     style: 'danger',
-    rows: { imagine: 0, edit: 0 },
+    rows: { imagine: 0, edit: 0, img2img: 0 },
     who: 'anyone',
     makes: (job: JobRecord, limits: BackendLimits) => guidanceVariation(job, 'cfg-negative', limits),
     origin: 'negative-guidance variation of',
@@ -65,6 +79,31 @@ export const ACTION_SPECS = [
     origin: 'stronger edit of',
   },
   { id: 'edit-weaker', style: 'secondary', rows: { edit: 1 }, who: 'anyone', makes: (job: JobRecord) => strengthVariation(job, 'weaker'), origin: 'weaker edit of' },
+  {
+    id: 'vary-subtle',
+    style: 'secondary',
+    rows: { imagine: 2, edit: 3, img2img: 1 },
+    who: 'anyone',
+    makes: (job: JobRecord) => varyVariation(job, 'subtle'),
+    origin: 'subtle variation of',
+  },
+  {
+    id: 'vary-strong',
+    style: 'secondary',
+    rows: { imagine: 2, edit: 3, img2img: 1 },
+    who: 'anyone',
+    makes: (job: JobRecord) => varyVariation(job, 'strong'),
+    origin: 'strong variation of',
+  },
+  {
+    id: 'upscale',
+    style: 'secondary',
+    rows: { imagine: 2, edit: 3, img2img: 1 },
+    who: 'anyone',
+    makes: (job: JobRecord, limits: BackendLimits) => upscaleVariation(job, limits),
+    refusal: (job: JobRecord, limits: BackendLimits) => upscaleRefusal(job, limits),
+    origin: 'upscale of',
+  },
   /** Opens the edit dialog (commands/edit-with-prompt.ts). */
   { id: 'edit', label: 'Edit…', style: 'primary', rows: { imagine: 1, edit: 2 }, who: 'anyone' },
   {
@@ -76,7 +115,7 @@ export const ACTION_SPECS = [
     origin: 'attention maps of',
   },
   /** commands/delete.ts */
-  { id: 'delete', label: 'Delete', style: 'danger', rows: { imagine: 1, edit: 2, attention: 0 }, who: 'author' },
+  { id: 'delete', label: 'Delete', style: 'danger', rows: { imagine: 1, edit: 2, attention: 0, img2img: 1 }, who: 'author' },
   /** commands/queue.ts */
   { id: 'cancel', label: 'Cancel', style: 'danger', rows: { status: 0 }, who: 'author' },
 ] as const satisfies readonly ActionSpec[];

@@ -1,11 +1,24 @@
 /** The bot's record of one generation or edit: what was asked, by whom, where it is shown, and how it went. */
 import type { ErrorValue } from '../engine/errors.js';
-import type { ImagineJob, Timings } from '../engine/jobs.js';
+import type { ImagineJob, ImagineParams, Timings } from '../engine/jobs.js';
 import type { SamplerName } from '../engine/schedulers/scheduler.js';
 import type { EditJob } from '../p2p/jobs.js';
 import type { JobAction } from './actions.js';
 
-export type JobRequest = ImagineJob | EditJob;
+/**
+ * Vary / Upscale: image-to-image of the parent job's image (the engine's `img2img` job without the image bytes,
+ * which the bot reads from its store when the job runs: JobStore.image). `params` are the new image's (its size is
+ * the parent's, or twice it for an upscale; a new seed).
+ */
+export interface Img2ImgRequest {
+  kind: 'img2img';
+  params: ImagineParams;
+  strength: number;
+  /** The job whose image is the input (a guidance variation of a Vary keeps the Vary's input). */
+  sourceJobId: number;
+}
+
+export type JobRequest = ImagineJob | EditJob | Img2ImgRequest;
 
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 
@@ -15,6 +28,7 @@ export type JobOrigin = 'imagine' | 'edit' | JobAction;
 /** What the engine reported, minus the images (those live in the Discord message). */
 export type JobOutcome =
   | { kind: 'imagine'; sampler: SamplerName; truncated: string[]; timings: Timings }
+  | { kind: 'img2img'; sampler: SamplerName; strength: number; timings: Timings }
   | { kind: 'edit'; targetPrompt: string; mode: string; reusedSource: boolean; timings: Timings };
 
 export interface JobRecord {

@@ -2,7 +2,7 @@
  * The messages users see for a job: queued (with its position), running (step k/n · ETA), the result (image,
  * parameters, buttons), a failure or a cancellation. The same text for Discord and the console driver.
  */
-import type { ImagineParams, ImagineResult, StepProgress } from '../engine/jobs.js';
+import type { ImagineParams, ImagineResult, Img2ImgResult, StepProgress } from '../engine/jobs.js';
 import type { StepPreview } from '../engine/preview.js';
 import type { SamplerName } from '../engine/schedulers/scheduler.js';
 import type { EditParams, EditResult, StepWindow } from '../p2p/jobs.js';
@@ -71,21 +71,21 @@ function previewAttachment(job: JobRecord, { step, total, image }: ShownPreview)
 /** The finished job: its image (and attention maps when asked), parameters and buttons. */
 export async function resultMessage(
   job: JobRecord,
-  result: ImagineResult | EditResult,
+  result: ImagineResult | EditResult | Img2ImgResult,
   opts: { uploadLimitBytes: number; view: RenderContext },
 ): Promise<RenderedMessage> {
   const notes: string[] = [];
   const attachments: Attachment[] = [];
   const images = [
     { image: result.image, name: `job-${job.id}`, alt: altText(job) },
-    ...(result.attentionMap ? [{ image: result.attentionMap, name: `job-${job.id}-attention`, alt: `Per-token attention heat maps of: ${shownPrompt(result)}` }] : []),
+    ...('attentionMap' in result && result.attentionMap ? [{ image: result.attentionMap, name: `job-${job.id}-attention`, alt: `Per-token attention heat maps of: ${shownPrompt(result)}` }] : []),
   ];
   for (const { image, name, alt } of images) {
     const fitted = await fitUpload(name, image.png, opts.uploadLimitBytes, alt);
     if (fitted.attachment) attachments.push(fitted.attachment);
     if (fitted.note) notes.push(`ℹ️ ${name}: ${fitted.note}`);
   }
-  if (result.kind === 'imagine' && result.truncated.length > 0) {
+  if (result.kind !== 'edit' && result.truncated.length > 0) {
     notes.push(`⚠️ The prompt was longer than 77 tokens; dropped: "${result.truncated.join(' ')}"`);
   }
   const content = [`✅ ${headline(job)}`, ...notes].join('\n');
@@ -113,12 +113,13 @@ export function headline(job: JobRecord): string {
 /** The parameters, as embed fields. A job without its own sampler shows the one it runs with (the model's). */
 function jobFields(job: JobRecord, view: RenderContext): Field[] {
   const request = job.request;
-  if (request.kind === 'imagine') {
-    const sampler = job.outcome?.kind === 'imagine' ? job.outcome.sampler : (request.params.sampler ?? view.defaultSampler);
+  if (request.kind !== 'edit') {
+    const sampler = job.outcome && job.outcome.kind !== 'edit' ? job.outcome.sampler : (request.params.sampler ?? view.defaultSampler);
     return [
       { name: 'Prompt', value: request.params.prompt },
       ...(request.params.negativePrompt ? [{ name: 'Negative', value: request.params.negativePrompt }] : []),
       ...generationFields(request.params, request.params.guidance, sampler),
+      ...(request.kind === 'img2img' ? [{ name: 'Strength', value: String(request.strength), inline: true }] : []),
     ];
   }
   return editFields(request.params, job, view);
@@ -153,10 +154,10 @@ function generationFields(p: ImagineParams, guidance: number, sampler: SamplerNa
 }
 
 /** The prompt an image (and its heat maps) shows: the generation's, or the edit's target. */
-const shownPrompt = (result: ImagineResult | EditResult): string => (result.kind === 'imagine' ? result.params.prompt : result.targetPrompt);
+const shownPrompt = (result: ImagineResult | EditResult | Img2ImgResult): string => (result.kind === 'edit' ? result.targetPrompt : result.params.prompt);
 
 function altText(job: JobRecord): string {
-  const text = job.request.kind === 'imagine' ? job.request.params.prompt : `${job.request.params.source.prompt} (edit: ${job.request.params.edit})`;
+  const text = job.request.kind === 'edit' ? `${job.request.params.source.prompt} (edit: ${job.request.params.edit})` : job.request.params.prompt;
   return text.slice(0, 1000);
 }
 

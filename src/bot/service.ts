@@ -5,7 +5,7 @@
  * finish after the 15-minute interaction token still land, and so do jobs resumed after a restart.
  */
 import { isUserError, toErrorValue, UserError } from '../engine/errors.js';
-import type { ImagineResult, StepProgress } from '../engine/jobs.js';
+import type { ImagineResult, Img2ImgResult, StepProgress } from '../engine/jobs.js';
 import type { EditResult } from '../p2p/jobs.js';
 import type { BackendLimits, ImageBackend, RunOptions } from './backend.js';
 import type { JobOrigin, JobOutcome, JobRecord, JobRequest } from './job.js';
@@ -252,7 +252,9 @@ export class JobService {
     };
     try {
       if (signal.aborted) throw new UserError('cancelled', `Job #${id} was cancelled.`);
-      const result = job.request.kind === 'imagine' ? await this.o.backend.imagine(job.request, options) : await this.o.backend.edit(job.request, options);
+      const result = await this.runOnBackend(job, options);
+      // Kept before the result is shown, so that a Vary or Upscale pressed at once finds it.
+      this.o.store.saveImage(id, result.image.png);
       const done: JobRecord = { ...job, status: 'done', outcome: outcomeOf(result) };
       await this.deliver(done, await resultMessage(done, result, { uploadLimitBytes: this.o.uploadLimitBytes, view: this.view }));
       this.o.store.markDone(id, done.outcome!);
@@ -265,6 +267,14 @@ export class JobService {
     } finally {
       this.forget(id);
     }
+  }
+
+  private runOnBackend(job: JobRecord, options: RunOptions): Promise<ImagineResult | EditResult | Img2ImgResult> {
+    const { request } = job;
+    if (request.kind === 'imagine') return this.o.backend.imagine(request, options);
+    if (request.kind === 'edit') return this.o.backend.edit(request, options);
+    const { kind, params, strength } = request;
+    return this.o.backend.img2img({ kind, params, strength, image: requireStoredImage(this.o.store, request.sourceJobId) }, options);
   }
 
   /** Edits the job's message into its final form; when that fails (deleted, too old) posts a new message. */
@@ -315,8 +325,19 @@ function refOf(job: JobRecord): MessageRef | undefined {
   return job.messageId ? { channelId: job.channelId, messageId: job.messageId } : undefined;
 }
 
-function outcomeOf(result: ImagineResult | EditResult): JobOutcome {
+function outcomeOf(result: ImagineResult | EditResult | Img2ImgResult): JobOutcome {
+  if (result.kind === 'img2img') return { kind: 'img2img', sampler: result.params.sampler, strength: result.strength, timings: result.timings };
   return result.kind === 'imagine'
     ? { kind: 'imagine', sampler: result.params.sampler, truncated: result.truncated, timings: result.timings }
     : { kind: 'edit', targetPrompt: result.targetPrompt, mode: result.mode, reusedSource: result.reusedSource, timings: result.timings };
+}
+
+/**
+ * The PNG a Vary or Upscale starts from: the bot keeps the image of every job it finishes (JobStore.saveImage).
+ * Jobs finished before it did have none: UserError('not_found') saying so.
+ */
+export function requireStoredImage(store: JobStore, jobId: number): Uint8Array {
+  const png = store.image(jobId);
+  if (!png) throw new UserError('not_found', `The image of job #${jobId} was made before this bot kept images, so it cannot be varied or upscaled: draw it again (same seed) and use the buttons under the new one.`);
+  return png;
 }

@@ -33,6 +33,38 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX jobs_by_message ON jobs (message_id);
    CREATE INDEX jobs_by_user_channel ON jobs (user_id, channel_id, status);
    CREATE INDEX jobs_by_status ON jobs (status);`,
+  // Vary / Upscale jobs (kind 'img2img': SQLite changes a CHECK only by rebuilding the table), and the PNG of every
+  // finished image, which they start from.
+  `CREATE TABLE jobs_v2 (
+     id            INTEGER PRIMARY KEY AUTOINCREMENT,
+     kind          TEXT NOT NULL CHECK (kind IN ('imagine', 'edit', 'img2img')),
+     request       TEXT NOT NULL,
+     origin        TEXT NOT NULL,
+     parent_id     INTEGER REFERENCES jobs_v2(id),
+     user_id       TEXT NOT NULL,
+     user_name     TEXT NOT NULL,
+     guild_id      TEXT,
+     channel_id    TEXT NOT NULL,
+     message_id    TEXT,
+     status        TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed', 'cancelled')),
+     created_at    INTEGER NOT NULL,
+     started_at    INTEGER,
+     finished_at   INTEGER,
+     error_code    TEXT,
+     error_message TEXT,
+     outcome       TEXT,
+     deleted_at    INTEGER
+   );
+   INSERT INTO jobs_v2 SELECT * FROM jobs;
+   DROP TABLE jobs;
+   ALTER TABLE jobs_v2 RENAME TO jobs;
+   CREATE INDEX jobs_by_message ON jobs (message_id);
+   CREATE INDEX jobs_by_user_channel ON jobs (user_id, channel_id, status);
+   CREATE INDEX jobs_by_status ON jobs (status);
+   CREATE TABLE images (
+     job_id INTEGER PRIMARY KEY REFERENCES jobs(id),
+     png    BLOB NOT NULL
+   );`,
 ];
 
 /** What a caller knows of a job before it is stored. */
@@ -147,6 +179,17 @@ export class JobStore {
   requeue(id: number): JobRecord {
     this.db.prepare(`UPDATE jobs SET status = 'queued', started_at = NULL WHERE id = ?`).run(id);
     return this.require(id);
+  }
+
+  /** Keeps the PNG of a finished job's image (what Vary and Upscale start from). */
+  saveImage(id: number, png: Uint8Array): void {
+    this.db.prepare('INSERT OR REPLACE INTO images (job_id, png) VALUES (?, ?)').run(id, Buffer.from(png.buffer, png.byteOffset, png.byteLength));
+  }
+
+  /** The PNG of a finished job's image; undefined for jobs finished before images were kept. */
+  image(id: number): Uint8Array | undefined {
+    const row = this.db.prepare('SELECT png FROM images WHERE job_id = ?').get(id) as { png: Buffer } | undefined;
+    return row && new Uint8Array(row.png);
   }
 
   markDone(id: number, outcome: JobOutcome): JobRecord {

@@ -169,6 +169,7 @@ const bad = (message: string): UserError => new UserError('bad_input', message);
 
 /** Checks a stored or derived job request against the current limits. */
 export function checkRequest(request: JobRequest, limits: BackendLimits): void {
-  if (request.kind === 'imagine') checkImagineParams(request.params, limits);
-  else checkEditParams(request.params, limits);
+  if (request.kind === 'edit') checkEditParams(request.params, limits);
+  else checkImagineParams(request.params, limits);
+  if (request.kind === 'img2img' && !(request.strength >= 0 && request.strength <= 1)) throw bad(`strength ${request.strength} is outside 0–1.`);
 }

@@ -15,7 +15,7 @@ import { errorMessage, fromErrorValue, UserError } from '../../engine/errors.js'
 import type { StepProgress } from '../../engine/jobs.js';
 import { SAMPLER_NAMES } from '../../engine/schedulers/scheduler.js';
 import type { EditJob, EditResult } from '../../p2p/jobs.js';
-import type { ImagineJob, ImagineResult } from '../../engine/jobs.js';
+import type { ImagineJob, ImagineResult, Img2ImgJob, Img2ImgResult } from '../../engine/jobs.js';
 import type { BackendInfo, BackendLimits, ImageBackend, RunOptions } from '../backend.js';
 import { engineLimits } from '../engine-backend.js';
 import type { Logger } from '../log.js';
@@ -28,7 +28,8 @@ import {
   REDIS_PREFIX,
   RESULT_TTL_S,
   remoteJobId,
-  type RemoteJob,
+  toRemoteJob,
+  type EngineJob,
   type RemoteJobData,
   type RemoteOutcome,
   type RemoteResult,
@@ -127,6 +128,10 @@ export class RedisBackend implements ImageBackend {
     return this.run(job, opts) as Promise<EditResult>;
   }
 
+  img2img(job: Img2ImgJob, opts: RunOptions): Promise<Img2ImgResult> {
+    return this.run(job, opts) as Promise<Img2ImgResult>;
+  }
+
   /**
    * Disconnects. Jobs still in flight are left unsettled on purpose: they go on on their workers, the database
    * still says they run, and the next start of the bot collects their results (JobService.resumeUnfinished hands
@@ -182,14 +187,14 @@ export class RedisBackend implements ImageBackend {
     }
   }
 
-  private run(job: RemoteJob, opts: RunOptions): Promise<RemoteResult> {
+  private run(job: EngineJob, opts: RunOptions): Promise<RemoteResult> {
     if (opts.signal.aborted) return Promise.reject(new UserError('cancelled', 'The job was cancelled.'));
     const jobId = remoteJobId(`${this.o.namespace}-${opts.jobKey ?? randomUUID()}`);
     return new Promise<RemoteResult>((resolve, reject) => {
       const onAbort = (): void => void this.cancel(entry);
       const entry: InFlight = {
         jobId,
-        data: { job, model: this.o.model, enqueuedAt: Date.now() },
+        data: { job: toRemoteJob(job), model: this.o.model, enqueuedAt: Date.now() },
         onProgress: opts.onProgress,
         resolve: (result) => {
           opts.signal.removeEventListener('abort', onAbort);
