@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { UserError } from '../src/engine/errors.js';
-import type { ImageOutput, ImagineJob, ImagineResult, Img2ImgJob, Img2ImgResult, Timings } from '../src/engine/jobs.js';
+import { gridSeeds } from '../src/engine/grid.js';
+import type { ImageOutput, ImagineGridJob, ImagineGridResult, ImagineJob, ImagineResult, Img2ImgJob, Img2ImgResult, Timings } from '../src/engine/jobs.js';
 import { previewSteps, type StepPreview } from '../src/engine/preview.js';
 import { SAMPLER_NAMES } from '../src/engine/schedulers/scheduler.js';
 import type { EditJob, EditResult } from '../src/p2p/jobs.js';
@@ -97,6 +98,17 @@ export class FakeBackend implements ImageBackend {
 
   async imagine(job: ImagineJob, opts: RunOptions): Promise<ImagineResult> {
     await this.run(job, job.params.steps, opts);
+    return this.draw(job);
+  }
+
+  /** One run for the whole grid; candidate k is exactly what imagine draws with seed+k (as the engine's grid is). */
+  async imagineGrid(job: ImagineGridJob, opts: RunOptions): Promise<ImagineGridResult> {
+    await this.run(job, job.params.steps, opts);
+    const candidates = await Promise.all(gridSeeds(job.params.seed, job.count).map((seed) => this.draw({ kind: 'imagine', params: { ...job.params, seed } })));
+    return { kind: 'imagine-grid', candidates, timings: TIMINGS };
+  }
+
+  private async draw(job: ImagineJob): Promise<ImagineResult> {
     const p = job.params;
     const key = JSON.stringify(p);
     return {
@@ -324,7 +336,7 @@ export function testSettings(overrides: Partial<AppSettings> = {}): AppSettings 
     queue: { maxLength: 20, userMaxPending: 5 },
     maxSteps: 30,
     maxSize: 512,
-    defaults: { steps: 4, size: 128, guidance: 7.5 },
+    defaults: { steps: 4, size: 128, guidance: 7.5, count: 1 },
     uploadLimitBytes: 10 * 1024 * 1024,
     progressIntervalMs: 0,
     ...overrides,

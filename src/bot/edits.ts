@@ -33,6 +33,11 @@ export function editParamsFor(target: JobRecord, editText: string, settings: Edi
       `Job #${target.id} was drawn from another image (Vary / Upscale), which Prompt-to-Prompt cannot re-derive: edit job #${target.parentId ?? target.id} instead.`,
     );
   }
+  if (base.kind === 'imagine-grid') {
+    const ids = target.outcome?.kind === 'imagine-grid' ? target.outcome.candidates : [];
+    const which = ids.length > 0 ? ` (image: #${ids[0]} to #${ids[ids.length - 1]})` : ' once it is drawn';
+    throw new UserError('bad_input', `Job #${target.id} is a grid: pick one of its pictures with the Edit 1–${base.count} buttons under it, or name it${which}.`);
+  }
   if (base.kind === 'imagine') params = { source: base.params, edit: editText };
   else {
     const { weights, blend, ...rest } = base.params;

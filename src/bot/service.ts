@@ -5,7 +5,7 @@
  * finish after the 15-minute interaction token still land, and so do jobs resumed after a restart.
  */
 import { isUserError, toErrorValue, UserError } from '../engine/errors.js';
-import type { ImagineResult, Img2ImgResult, StepProgress } from '../engine/jobs.js';
+import type { ImagineGridResult, ImagineResult, Img2ImgResult, StepProgress } from '../engine/jobs.js';
 import type { EditResult } from '../p2p/jobs.js';
 import type { BackendLimits, ImageBackend, RunOptions } from './backend.js';
 import type { JobOrigin, JobOutcome, JobRecord, JobRequest } from './job.js';
@@ -15,6 +15,7 @@ import { isMessageGone, type MessageRef, type MessageSink, type RenderedMessage,
 import type { QueueConfig } from './config.js';
 import { FairQueue } from './queue.js';
 import { endedMessage, resultMessage, statusMessage, type JobState, type PauseReason, type RenderContext, type ShownPreview } from './render.js';
+import { candidateRequest, shareOf } from './grid.js';
 import type { JobStore } from './store.js';
 import { MessageUpdater } from './updater.js';
 import { checkRequest } from './validate.js';
@@ -93,6 +94,10 @@ export class JobService {
    */
   async submit(input: SubmitInput): Promise<{ job: JobRecord; position: number | undefined }> {
     checkRequest(input.request, this.o.limits);
+    const share = shareOf(input.request);
+    if (share > this.o.queue.userMaxPending) {
+      throw new UserError('busy', `count ${share} is more than your share of the queue (${this.o.queue.userMaxPending} jobs at once): ask for count ${this.o.queue.userMaxPending} or fewer.`);
+    }
     // Checking, storing and queueing happen without an await in between, so concurrent submits cannot overshoot.
     this.queue.assertAccepts(input.user.id);
     const created = this.o.store.create({
@@ -253,9 +258,10 @@ export class JobService {
     try {
       if (signal.aborted) throw new UserError('cancelled', `Job #${id} was cancelled.`);
       const result = await this.runOnBackend(job, options);
-      // Kept before the result is shown, so that a Vary or Upscale pressed at once finds it.
-      this.o.store.saveImage(id, result.image.png);
-      const done: JobRecord = { ...job, status: 'done', outcome: outcomeOf(result) };
+      // Kept before the result is shown, so that a button pressed at once finds it (a grid: its candidates' jobs).
+      const outcome = result.kind === 'imagine-grid' ? this.storeCandidates(job, result) : outcomeOf(result);
+      if (result.kind !== 'imagine-grid') this.o.store.saveImage(id, result.image.png);
+      const done: JobRecord = { ...job, status: 'done', outcome };
       await this.deliver(done, await resultMessage(done, result, { uploadLimitBytes: this.o.uploadLimitBytes, view: this.view }));
       this.o.store.markDone(id, done.outcome!);
     } catch (e) {
@@ -269,10 +275,26 @@ export class JobService {
     }
   }
 
-  private runOnBackend(job: JobRecord, options: RunOptions): Promise<ImagineResult | EditResult | Img2ImgResult> {
+  /** A grid's candidates become finished /imagine jobs of their own (seed + k), children of the grid job. */
+  private storeCandidates(grid: JobRecord, result: ImagineGridResult): JobOutcome {
+    if (grid.request.kind !== 'imagine-grid') throw new Error(`job ${grid.id} is not a grid`);
+    const request = grid.request;
+    const candidates = result.candidates.map(
+      (candidate, k) =>
+        this.o.store.createDone(
+          { request: candidateRequest(request, k), origin: 'grid', parentId: grid.id, userId: grid.userId, userName: grid.userName, guildId: grid.guildId, channelId: grid.channelId },
+          outcomeOf(candidate),
+          candidate.image.png,
+        ).id,
+    );
+    return { kind: 'imagine-grid', sampler: result.candidates[0].params.sampler, candidates, timings: result.timings };
+  }
+
+  private runOnBackend(job: JobRecord, options: RunOptions): Promise<ImagineResult | EditResult | Img2ImgResult | ImagineGridResult> {
     const { request } = job;
     if (request.kind === 'imagine') return this.o.backend.imagine(request, options);
     if (request.kind === 'edit') return this.o.backend.edit(request, options);
+    if (request.kind === 'imagine-grid') return this.o.backend.imagineGrid(request, options);
     const { kind, params, strength } = request;
     return this.o.backend.img2img({ kind, params, strength, image: requireStoredImage(this.o.store, request.sourceJobId) }, options);
   }

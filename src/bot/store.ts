@@ -33,11 +33,11 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX jobs_by_message ON jobs (message_id);
    CREATE INDEX jobs_by_user_channel ON jobs (user_id, channel_id, status);
    CREATE INDEX jobs_by_status ON jobs (status);`,
-  // Vary / Upscale jobs (kind 'img2img': SQLite changes a CHECK only by rebuilding the table), and the PNG of every
-  // finished image, which they start from.
+  // Vary / Upscale jobs and grids (kinds 'img2img', 'imagine-grid': SQLite changes a CHECK only by rebuilding the
+  // table), and the PNG of every finished image, which Vary and Upscale start from.
   `CREATE TABLE jobs_v2 (
      id            INTEGER PRIMARY KEY AUTOINCREMENT,
-     kind          TEXT NOT NULL CHECK (kind IN ('imagine', 'edit', 'img2img')),
+     kind          TEXT NOT NULL CHECK (kind IN ('imagine', 'edit', 'img2img', 'imagine-grid')),
      request       TEXT NOT NULL,
      origin        TEXT NOT NULL,
      parent_id     INTEGER REFERENCES jobs_v2(id),
@@ -146,13 +146,13 @@ export class JobStore {
    * The image the user means in a channel: their newest one that is done (they can see it) or that they asked for
    * with a command (/imagine, /edit; still queued or running: an edit needs only its parameters). A button's
    * variation still on its way is skipped (the user has not seen it yet), and so are failed, cancelled and deleted
-   * jobs and attention maps.
+   * jobs, attention maps and a grid's candidates (the user saw the grid: an edit of it asks which candidate).
    */
   latestImage(userId: string, channelId: string): JobRecord | undefined {
     const row = this.db
       .prepare(
         `SELECT * FROM jobs WHERE user_id = ? AND channel_id = ? AND status IN ('queued', 'running', 'done')
-           AND deleted_at IS NULL AND origin <> 'attention' AND (status = 'done' OR origin IN ('imagine', 'edit'))
+           AND deleted_at IS NULL AND origin NOT IN ('attention', 'grid') AND (status = 'done' OR origin IN ('imagine', 'edit'))
          ORDER BY id DESC LIMIT 1`,
       )
       .get(userId, channelId) as JobRow | undefined;
@@ -179,6 +179,17 @@ export class JobStore {
   requeue(id: number): JobRecord {
     this.db.prepare(`UPDATE jobs SET status = 'queued', started_at = NULL WHERE id = ?`).run(id);
     return this.require(id);
+  }
+
+  /** Stores a job that is finished already (a grid's candidate), with its image, in one transaction. */
+  createDone(job: NewJob, outcome: JobOutcome, png: Uint8Array): JobRecord {
+    return this.db.transaction(() => {
+      const { id } = this.create(job);
+      const now = this.now();
+      this.db.prepare(`UPDATE jobs SET status = 'done', started_at = ?, finished_at = ?, outcome = ? WHERE id = ?`).run(now, now, JSON.stringify(outcome), id);
+      this.saveImage(id, png);
+      return this.require(id);
+    })();
   }
 
   /** Keeps the PNG of a finished job's image (what Vary and Upscale start from). */

@@ -38,14 +38,11 @@ export function guidanceVariation(job: JobRecord, action: 'cfg-lower' | 'cfg-hig
   return { origin: action, label: `CFG ${formatNumber(value)} (${note})`, request: withGuidance(job.request, value) };
 }
 
-/** A new random seed, everything else the same (generations only). */
+/** A new random seed, everything else the same (generations and grids only). */
 export function rerollVariation(job: JobRecord): Variation | undefined {
-  if (job.request.kind !== 'imagine') return undefined;
-  return {
-    origin: 'reroll',
-    label: 'Reroll',
-    request: { kind: 'imagine', params: { ...job.request.params, seed: randomSeed() } },
-  };
+  const { request } = job;
+  if (request.kind !== 'imagine' && request.kind !== 'imagine-grid') return undefined;
+  return { origin: 'reroll', label: 'Reroll', request: { ...request, params: { ...request.params, seed: randomSeed() } } };
 }
 
 /** The same edit of the same source with a shorter (stronger) or longer (weaker) cross-attention window. */
@@ -64,7 +61,7 @@ export function strengthVariation(job: JobRecord, direction: 'stronger' | 'weake
 /** The same job again with its per-token attention heat maps (image-to-image has none). */
 export function attentionVariation(job: JobRecord): Variation | undefined {
   const { request } = job;
-  if (request.kind === 'img2img') return undefined;
+  if (request.kind === 'img2img' || request.kind === 'imagine-grid') return undefined;
   const withMaps: JobRequest = request.kind === 'imagine' ? { kind: 'imagine', params: request.params, attentionMap: true } : { kind: 'edit', params: request.params, attentionMap: true };
   return { origin: 'attention', label: 'Attention maps', request: withMaps };
 }
@@ -109,6 +106,7 @@ export function upscaleRefusal(job: JobRecord, limits: BackendLimits): string | 
  */
 function imageParams(job: JobRecord): ImagineParams | undefined {
   const { request } = job;
+  if (request.kind === 'imagine-grid') return undefined; // the grid itself: each candidate has its own buttons
   if (request.kind !== 'edit') return request.params;
   if (job.outcome?.kind !== 'edit') return undefined;
   const { source, guidance } = request.params;
@@ -117,7 +115,8 @@ function imageParams(job: JobRecord): ImagineParams | undefined {
 
 function withGuidance(request: JobRequest, guidance: number): JobRequest {
   if (request.kind === 'edit') return { kind: 'edit', params: { ...request.params, guidance } };
-  return request.kind === 'img2img' ? { ...request, params: { ...request.params, guidance } } : { kind: 'imagine', params: { ...request.params, guidance } };
+  if (request.kind === 'imagine') return { kind: 'imagine', params: { ...request.params, guidance } };
+  return { ...request, params: { ...request.params, guidance } };
 }
 
 const roundHalf = (v: number): number => Math.round(v * 2) / 2;

@@ -12,7 +12,7 @@
  */
 import { deserialize, serialize } from 'node:v8';
 import type { ErrorValue } from '../../engine/errors.js';
-import type { ImagineJob, ImagineResult, Img2ImgJob, Img2ImgResult } from '../../engine/jobs.js';
+import type { ImagineGridJob, ImagineGridResult, ImagineJob, ImagineResult, Img2ImgJob, Img2ImgResult } from '../../engine/jobs.js';
 import type { SamplerName } from '../../engine/schedulers/scheduler.js';
 import type { EditJob, EditResult } from '../../p2p/jobs.js';
 
@@ -27,10 +27,10 @@ export const ANNOUNCE_EVERY_MS = 1_000;
 export const ANNOUNCE_TTL_MS = 4_000;
 
 /** What the bot hands to a worker. */
-export type EngineJob = ImagineJob | EditJob | Img2ImgJob;
+export type EngineJob = ImagineJob | EditJob | Img2ImgJob | ImagineGridJob;
 /** An engine job as BullMQ carries it (JSON): an image-to-image job's source image is base64. */
-export type RemoteJob = ImagineJob | EditJob | (Omit<Img2ImgJob, 'image'> & { image: string });
-export type RemoteResult = ImagineResult | EditResult | Img2ImgResult;
+export type RemoteJob = ImagineJob | EditJob | ImagineGridJob | (Omit<Img2ImgJob, 'image'> & { image: string });
+export type RemoteResult = ImagineResult | EditResult | Img2ImgResult | ImagineGridResult;
 
 export function toRemoteJob(job: EngineJob): RemoteJob {
   return job.kind === 'img2img' ? { ...job, image: Buffer.from(job.image).toString('base64') } : job;

@@ -15,7 +15,7 @@ import { errorMessage, fromErrorValue, UserError } from '../../engine/errors.js'
 import type { StepProgress } from '../../engine/jobs.js';
 import { SAMPLER_NAMES } from '../../engine/schedulers/scheduler.js';
 import type { EditJob, EditResult } from '../../p2p/jobs.js';
-import type { ImagineJob, ImagineResult, Img2ImgJob, Img2ImgResult } from '../../engine/jobs.js';
+import type { ImagineGridJob, ImagineGridResult, ImagineJob, ImagineResult, Img2ImgJob, Img2ImgResult } from '../../engine/jobs.js';
 import type { BackendInfo, BackendLimits, ImageBackend, RunOptions } from '../backend.js';
 import { engineLimits } from '../engine-backend.js';
 import type { Logger } from '../log.js';
@@ -130,6 +130,10 @@ export class RedisBackend implements ImageBackend {
 
   img2img(job: Img2ImgJob, opts: RunOptions): Promise<Img2ImgResult> {
     return this.run(job, opts) as Promise<Img2ImgResult>;
+  }
+
+  imagineGrid(job: ImagineGridJob, opts: RunOptions): Promise<ImagineGridResult> {
+    return this.run(job, opts) as Promise<ImagineGridResult>;
   }
 
   /**
