@@ -7,6 +7,9 @@ import type { ProviderName } from '../engine/onnx/session.js';
 import { parseProvider } from '../engine/providers.js';
 import { GRID_COUNT_RANGE } from '../engine/grid.js';
 
+/** The bot's job database when DB_PATH is not set (relative to the working directory). */
+export const DEFAULT_DB_PATH = 'data/reprompt.db';
+
 export interface DiscordConfig {
   token: string;
   appId: string;
@@ -85,7 +88,7 @@ export function loadConfig(env: Env, needs: ConfigNeeds): BotConfig {
       required: false,
       pattern: { re: /^rediss?:\/\/\S+$/, expected: 'a redis:// or rediss:// URL' },
     }) || undefined,
-    dbPath: read.string('DB_PATH', { required: false, fallback: 'data/reprompt.db' }),
+    dbPath: read.string('DB_PATH', { required: false, fallback: DEFAULT_DB_PATH }),
     queue: {
       maxLength: read.integer('QUEUE_MAX', 50, { min: 1, max: 10_000 }),
       userMaxPending: read.integer('USER_MAX_PENDING', 3, { min: 1, max: 1000 }),
