@@ -5,9 +5,9 @@
 import { describe, expect, test } from '@jest/globals';
 import sharp from 'sharp';
 import { loadConfig } from '../src/bot/config.js';
-import { gridLayout } from '../src/bot/grid.js';
 import type { JobRecord } from '../src/bot/job.js';
-import { press, slash, testBot, testSettings } from './bot-fakes.js';
+import { eventually, press, RecordingSink, slash, testBot, testSettings } from './bot-fakes.js';
+import { candidateRequest, gridLayout } from '../src/bot/grid.js';
 
 const fox = { prompt: 'a red fox', seed: '42', steps: 3, width: 128, height: 192 };
 
@@ -119,6 +119,32 @@ describe('/imagine count', () => {
     expect(reroll).toMatchObject({ origin: 'reroll', parentId: 1, request: { kind: 'imagine-grid', count: 3 }, outcome: { candidates: [6, 7, 8] } });
     expect(seedOf(reroll)).not.toBe('42');
     expect(seedOf(bot.store.get(7))).toBe((BigInt(seedOf(reroll)!) + 1n).toString());
+  });
+
+  test('a grid run again after a restart keeps the candidates it had stored before the restart', async () => {
+    const settings = testSettings();
+    const sink = new RecordingSink();
+    const before = testBot({ settings, sink });
+    before.backend.hold(2);
+    await before.router.handle(slash('imagine', { ...fox, count: 2 }));
+    await eventually(() => /step 1\/3/.test(sink.messageOfJob(1).message.content), 'the grid to be running');
+    // The state of a process that stopped after storing the candidates, before the grid was marked done.
+    const grid = before.store.get(1)!;
+    if (grid.request.kind !== 'imagine-grid') throw new Error('not a grid');
+    for (const k of [0, 1]) {
+      const where = { userId: grid.userId, userName: grid.userName, guildId: grid.guildId, channelId: grid.channelId };
+      before.store.createDone({ ...where, request: candidateRequest(grid.request, k), origin: 'grid', parentId: 1 }, { kind: 'imagine', sampler: 'pndm', truncated: [], timings: { totalMs: 1, textEncoderMs: 0, unetMs: 0, unetCalls: 0, vaeMs: 0, hostMsPerStep: 0 } }, new Uint8Array([k]));
+    }
+    await before.close();
+
+    const after = testBot({ settings, sink });
+    expect(await after.jobs.resumeUnfinished()).toEqual({ resumed: 1, failed: 0 });
+    await after.jobs.idle();
+    expect(after.store.get(1)).toMatchObject({ status: 'done', outcome: { candidates: [2, 3] } });
+    expect(after.store.get(4)).toBeUndefined();
+    expect(sink.messageOfJob(1).message.rows![0].map((b) => b.customId)).toEqual(['upscale:2', 'upscale:3']);
+    // Their kept images are this run's pictures.
+    expect(after.store.image(3)!.length).toBeGreaterThan(1);
   });
 
   test('count 1 is a plain /imagine; DEFAULT_COUNT applies when count is not given', async () => {

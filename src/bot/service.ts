@@ -275,18 +275,20 @@ export class JobService {
     }
   }
 
-  /** A grid's candidates become finished /imagine jobs of their own (seed + k), children of the grid job. */
+  /**
+   * A grid's candidates become finished /imagine jobs of their own (seed + k), children of the grid job. A grid run
+   * again after a restart that came between this and its delivery keeps the candidates it stored the first time.
+   */
   private storeCandidates(grid: JobRecord, result: ImagineGridResult): JobOutcome {
     if (grid.request.kind !== 'imagine-grid') throw new Error(`job ${grid.id} is not a grid`);
     const request = grid.request;
-    const candidates = result.candidates.map(
-      (candidate, k) =>
-        this.o.store.createDone(
-          { request: candidateRequest(request, k), origin: 'grid', parentId: grid.id, userId: grid.userId, userName: grid.userName, guildId: grid.guildId, channelId: grid.channelId },
-          outcomeOf(candidate),
-          candidate.image.png,
-        ).id,
-    );
+    const stored = this.o.store.children(grid.id, 'grid').map((job) => job.id);
+    const where = { origin: 'grid' as const, parentId: grid.id, userId: grid.userId, userName: grid.userName, guildId: grid.guildId, channelId: grid.channelId };
+    const candidates = result.candidates.map((candidate, k) => {
+      if (stored.length !== result.candidates.length) return this.o.store.createDone({ ...where, request: candidateRequest(request, k) }, outcomeOf(candidate), candidate.image.png).id;
+      this.o.store.saveImage(stored[k], candidate.image.png);
+      return stored[k];
+    });
     return { kind: 'imagine-grid', sampler: result.candidates[0].params.sampler, candidates, timings: result.timings };
   }
 

@@ -181,6 +181,12 @@ export class JobStore {
     return this.require(id);
   }
 
+  /** The jobs made from `parentId` with this origin, oldest first (a grid's candidates: origin 'grid'). */
+  children(parentId: number, origin: JobOrigin): JobRecord[] {
+    const rows = this.db.prepare('SELECT * FROM jobs WHERE parent_id = ? AND origin = ? ORDER BY id').all(parentId, origin) as JobRow[];
+    return rows.map(toRecord);
+  }
+
   /** Stores a job that is finished already (a grid's candidate), with its image, in one transaction. */
   createDone(job: NewJob, outcome: JobOutcome, png: Uint8Array): JobRecord {
     return this.db.transaction(() => {
