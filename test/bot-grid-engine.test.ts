@@ -22,6 +22,7 @@ describe('grid and Upscale on the engine', () => {
     bot = createBotApp({ settings: testSettings({ defaults: { steps: 2, size: 64, guidance: 7.5, count: 1 } }), backend, sink, log: silentLogger, messageContent: false });
   });
   afterAll(async () => {
+    await bot?.close();
     await backend?.close();
   });
 
