@@ -1,7 +1,12 @@
-/** `/imagine prompt [negative] [seed] [steps] [cfg] [width] [height] [sampler]`: draw an image. */
+/**
+ * `/imagine prompt [negative] [seed] [steps] [cfg] [width] [height] [sampler] [count]`: draw an image, or 2–4
+ * candidates (seeds seed, seed+1, …) as one grid.
+ */
 import { SlashCommandBuilder } from 'discord.js';
 import { SAMPLER_NAMES } from '../src/engine/schedulers/scheduler.js';
+import { GRID_COUNT_RANGE } from '../src/engine/grid.js';
 import { acceptJob } from '../src/bot/command-kit.js';
+import { countFrom, imagineRequest } from '../src/bot/grid.js';
 import type { BotModule } from '../src/bot/router.js';
 import { imagineParamsFrom, MAX_TEXT } from '../src/bot/validate.js';
 
@@ -21,6 +26,9 @@ const data = new SlashCommandBuilder()
       .setName('sampler')
       .setDescription("Sampler; the model's own if empty")
       .addChoices(...SAMPLER_NAMES.map((name) => ({ name, value: name }))),
+  )
+  .addIntegerOption((o) =>
+    o.setName('count').setDescription('Candidates (seeds seed, seed+1, …): 2–4 are posted as one grid').setMinValue(GRID_COUNT_RANGE.min).setMaxValue(GRID_COUNT_RANGE.max),
   );
 
 const imagine: BotModule = {
@@ -29,7 +37,8 @@ const imagine: BotModule = {
     async execute(ix, ctx) {
       await ix.defer({ ephemeral: true });
       const params = imagineParamsFrom(ix.options, ctx.limits, ctx.defaults);
-      await acceptJob(ix, ctx, { request: { kind: 'imagine', params }, origin: 'imagine', parentId: null });
+      const count = countFrom(ix.options.count, ctx.defaults.count);
+      await acceptJob(ix, ctx, { request: imagineRequest(params, count), origin: 'imagine', parentId: null });
     },
   },
 };

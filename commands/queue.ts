@@ -30,7 +30,7 @@ const LISTED = 15;
 /** Jobs of other servers share the engine but are shown without their author or prompt. */
 function describeJob(job: JobRecord, guildId: string | null): string {
   if (job.guildId !== guildId) return `#${job.id} (another server)`;
-  const text = job.request.kind === 'imagine' ? job.request.params.prompt : `edit: ${job.request.params.edit}`;
+  const text = job.request.kind === 'edit' ? `edit: ${job.request.params.edit}` : job.request.params.prompt;
   return `#${job.id} ${mention(job.userId)} “${text.length > 60 ? `${text.slice(0, 59)}…` : text}”`;
 }
 

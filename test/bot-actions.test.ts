@@ -11,7 +11,7 @@ import { headline } from '../src/bot/render.js';
 import { alice, bob, FakeBackend, press, slash, testBot } from './bot-fakes.js';
 
 /** The ids of the buttons and the dialog as released: old messages in Discord still carry them. */
-const RELEASED_IDS = ['cancel', 'cfg-lower', 'cfg-higher', 'cfg-negative', 'reroll', 'edit', 'edit-stronger', 'edit-weaker', 'attention', 'delete', 'edit-modal'];
+const RELEASED_IDS = ['cancel', 'cfg-lower', 'cfg-higher', 'cfg-negative', 'reroll', 'edit', 'edit-stronger', 'edit-weaker', 'attention', 'delete', 'edit-modal', 'vary-subtle', 'vary-strong', 'upscale'];
 
 const limits = new FakeBackend().limits;
 const fox = { prompt: 'a fox', negativePrompt: '', seed: '1', steps: 4, guidance: 7.5, width: 64, height: 64 };
@@ -39,7 +39,7 @@ describe('the action list', () => {
   test('custom ids are backward compatible: every released id still parses, and no id was dropped or renamed', () => {
     for (const id of RELEASED_IDS) expect(parseCustomId(`${id}:42`)).toEqual({ action: id, jobId: 42 });
     expect([...BUTTON_ACTIONS, MODAL_ACTION].sort()).toEqual([...RELEASED_IDS].sort());
-    expect(parseCustomId('upscale:1')).toBeUndefined();
+    expect(parseCustomId('zoom-out:1')).toBeUndefined();
     expect(parseCustomId('reroll:x')).toBeUndefined();
   });
 
@@ -55,6 +55,7 @@ describe('the action list', () => {
     expect(labels(resultRows(job({}), limits))).toEqual([
       ['CFG 4 (lower)', 'CFG 11.5 (higher)', 'CFG −7.5 (away from prompt)', 'Reroll'],
       ['Edit…', 'Attention maps', 'Delete'],
+      ['Vary (Subtle)', 'Vary (Strong)', 'Upscale ×2'],
     ]);
     expect(labels(resultRows(job({ origin: 'attention', parentId: 3 }), limits))).toEqual([['Delete']]);
     // Guidance at the upper limit: no "higher" button.

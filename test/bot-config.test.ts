@@ -28,7 +28,7 @@ describe('configuration', () => {
       queue: { maxLength: 50, userMaxPending: 3 },
       maxSteps: 50,
       maxSize: 768,
-      defaults: { steps: 20, size: 512, guidance: 7.5 },
+      defaults: { steps: 20, size: 512, guidance: 7.5, count: 1 },
       uploadLimitBytes: 10 * 1024 * 1024,
       progressIntervalMs: 3000,
     });

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { UserError } from '../src/engine/errors.js';
-import type { ImageOutput, ImagineJob, ImagineResult, Timings } from '../src/engine/jobs.js';
+import { gridSeeds } from '../src/engine/grid.js';
+import type { ImageOutput, ImagineGridJob, ImagineGridResult, ImagineJob, ImagineResult, Img2ImgJob, Img2ImgResult, Timings } from '../src/engine/jobs.js';
 import { previewSteps, type StepPreview } from '../src/engine/preview.js';
 import { SAMPLER_NAMES } from '../src/engine/schedulers/scheduler.js';
 import type { EditJob, EditResult } from '../src/p2p/jobs.js';
@@ -63,8 +64,10 @@ export class FakeBackend implements ImageBackend {
   readonly info = { model: 'fake', provider: 'cpu', defaultSampler: 'pndm' as const };
   /** Jobs it runs at once (the queue's concurrency, as a pool of engine workers would report it). */
   engines = 1;
-  /** Every job the backend started, in order. */
+  /** Every job the backend started, in order (an image-to-image job without its image bytes: see img2imgInputs). */
   readonly started: JobRequest[] = [];
+  /** The source PNG of every image-to-image job it ran, in order. */
+  readonly img2imgInputs: Uint8Array[] = [];
   private readonly storedSources = new Set<string>();
   private gate: Promise<void> | undefined;
   private openGate: (() => void) | undefined;
@@ -95,6 +98,17 @@ export class FakeBackend implements ImageBackend {
 
   async imagine(job: ImagineJob, opts: RunOptions): Promise<ImagineResult> {
     await this.run(job, job.params.steps, opts);
+    return this.draw(job);
+  }
+
+  /** One run for the whole grid; candidate k is exactly what imagine draws with seed+k (as the engine's grid is). */
+  async imagineGrid(job: ImagineGridJob, opts: RunOptions): Promise<ImagineGridResult> {
+    await this.run(job, job.params.steps, opts);
+    const candidates = await Promise.all(gridSeeds(job.params.seed, job.count).map((seed) => this.draw({ kind: 'imagine', params: { ...job.params, seed } })));
+    return { kind: 'imagine-grid', candidates, timings: TIMINGS };
+  }
+
+  private async draw(job: ImagineJob): Promise<ImagineResult> {
     const p = job.params;
     const key = JSON.stringify(p);
     return {
@@ -123,6 +137,23 @@ export class FakeBackend implements ImageBackend {
       ...(job.attentionMap ? { attentionMap: await image(64, 64, `attention ${JSON.stringify(job.params)}`) } : {}),
       reusedSource,
       sourceFrom: reusedSource ? 'store' : job.sourceTrajectory ? 'trajectory' : 'guided',
+      timings: TIMINGS,
+    };
+  }
+
+  /** Like the engine: refuses sizes above its limit; the image depends on the source, the seed and the strength. */
+  async img2img(job: Img2ImgJob, opts: RunOptions): Promise<Img2ImgResult> {
+    const { image: input, ...request } = job;
+    const p = job.params;
+    if (p.width > this.limits.maxSize || p.height > this.limits.maxSize) throw new UserError('bad_input', `${p.width}×${p.height} is above the ${this.limits.maxSize}-pixel limit.`);
+    this.img2imgInputs.push(input);
+    await this.run({ ...request, sourceJobId: 0 }, Math.max(1, Math.floor(p.steps * job.strength)), opts);
+    return {
+      kind: 'img2img',
+      params: { ...p, sampler: p.sampler ?? 'pndm' },
+      image: await image(p.width, p.height, `${Buffer.from(input).toString('base64')} ${JSON.stringify(p)} ${job.strength}`),
+      truncated: [],
+      strength: job.strength,
       timings: TIMINGS,
     };
   }
@@ -306,7 +337,7 @@ export function testSettings(overrides: Partial<AppSettings> = {}): AppSettings 
     queue: { maxLength: 20, userMaxPending: 5 },
     maxSteps: 30,
     maxSize: 512,
-    defaults: { steps: 4, size: 128, guidance: 7.5 },
+    defaults: { steps: 4, size: 128, guidance: 7.5, count: 1 },
     uploadLimitBytes: 10 * 1024 * 1024,
     progressIntervalMs: 0,
     ...overrides,

@@ -18,7 +18,7 @@ const job = (over: Partial<NewJob> = {}): NewJob => ({
 const timings = { totalMs: 1, textEncoderMs: 0, unetMs: 0, unetCalls: 0, vaeMs: 0, hostMsPerStep: 0 };
 
 describe('JobStore', () => {
-  test('creates the schema at version 2 in WAL mode, and reopening does not migrate again', () => {
+  test('creates the schema at its latest version in WAL mode, and reopening does not migrate again', () => {
     const path = tempDbPath();
     const store = new JobStore(path);
     expect(store.schemaVersion).toBe(2);

@@ -10,7 +10,9 @@ import type { BackendLimits, ImageBackend, RunOptions } from '../src/bot/backend
 import { silentLogger } from '../src/bot/log.js';
 import { JobStore } from '../src/bot/store.js';
 import { trajectoryKey } from '../src/bot/trajectories.js';
-import type { ImagineJob, ImagineResult } from '../src/engine/jobs.js';
+import { imagineGrid } from '../src/engine/grid.js';
+import { img2img } from '../src/engine/img2img.js';
+import type { ImagineGridJob, ImagineGridResult, ImagineJob, ImagineResult, Img2ImgJob, Img2ImgResult } from '../src/engine/jobs.js';
 import type { StableDiffusionPipeline } from '../src/engine/pipeline.js';
 import { SAMPLER_NAMES } from '../src/engine/schedulers/scheduler.js';
 import type { Trajectory } from '../src/engine/trajectory.js';
@@ -38,6 +40,14 @@ class PipelineBackend implements ImageBackend {
   edit(job: EditJob, opts: RunOptions): Promise<EditResult> {
     this.edits.push(job);
     return runEdit({ pipeline: this.pipeline, meta: this.meta, onProgress: opts.onProgress, shouldCancel: () => opts.signal.aborted }, job);
+  }
+
+  img2img(job: Img2ImgJob, opts: RunOptions): Promise<Img2ImgResult> {
+    return img2img(this.pipeline, job, { onProgress: opts.onProgress, shouldCancel: () => opts.signal.aborted });
+  }
+
+  imagineGrid(job: ImagineGridJob, opts: RunOptions): Promise<ImagineGridResult> {
+    return imagineGrid(this.pipeline, job, { onProgress: opts.onProgress, shouldCancel: () => opts.signal.aborted });
   }
 
   async close(): Promise<void> {}

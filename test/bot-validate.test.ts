@@ -5,7 +5,7 @@ import { editSettingsFrom, imagineParamsFrom, requiredEditText } from '../src/bo
 import { FakeBackend } from './bot-fakes.js';
 
 const limits = new FakeBackend().limits;
-const defaults = { steps: 4, size: 64, guidance: 7.5 };
+const defaults = { steps: 4, size: 64, guidance: 7.5, count: 1 };
 
 function refusal(run: () => unknown): string {
   try {

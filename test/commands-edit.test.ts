@@ -103,6 +103,7 @@ describe('/edit', () => {
       ['CFG 4 (lower)', 'CFG 11.5 (higher)', 'CFG −7.5 (away from prompt)'],
       ['Stronger edit (cross 0.6)', 'Weaker edit (cross 1)'],
       ['Edit…', 'Attention maps', 'Delete'],
+      ['Vary (Subtle)', 'Vary (Strong)', 'Upscale ×2'],
     ]);
     expect(fields(bot, 2)['Source attention']).toBe('computed');
     const ref = bot.sink.messageOfJob(2).ref;

@@ -52,9 +52,10 @@ describe('/imagine', () => {
     expect(message.rows!.map((r) => r.map((b) => b.label))).toEqual([
       ['CFG 4 (lower)', 'CFG 11.5 (higher)', 'CFG −7.5 (away from prompt)', 'Reroll'],
       ['Edit…', 'Attention maps', 'Delete'],
+      ['Vary (Subtle)', 'Vary (Strong)', 'Upscale ×2'],
     ]);
     expect(message.rows!.flat().map((b) => b.customId)).toEqual(
-      ['cfg-lower', 'cfg-higher', 'cfg-negative', 'reroll', 'edit', 'attention', 'delete'].map((a) => `${a}:1`),
+      ['cfg-lower', 'cfg-higher', 'cfg-negative', 'reroll', 'edit', 'attention', 'delete', 'vary-subtle', 'vary-strong', 'upscale'].map((a) => `${a}:1`),
     );
     // The status message was posted once and edited in place (queued → running → progress → result).
     const events = bot.sink.events.filter((e) => e.ref.messageId === bot.store.get(1)!.messageId);

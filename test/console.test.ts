@@ -106,7 +106,7 @@ click Attention maps
     expect(run.lines.filter((l) => l.startsWith('error:') || l.startsWith('(only you)'))).toEqual([
       'error: /imagine needs prompt:….',
       'error: steps must be a whole number.',
-      'error: /imagine has no option "colour" (options: prompt, negative, seed, steps, cfg, width, height, sampler).',
+      'error: /imagine has no option "colour" (options: prompt, negative, seed, steps, cfg, width, height, sampler, count).',
       'error: Unknown command /paint. Commands: /imagine, /edit, /queue.',
       'error: There is no message with a message with buttons yet.',
       'error: No dialog is open: press a button (or use a menu) that opens one.',

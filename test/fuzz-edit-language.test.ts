@@ -177,7 +177,7 @@ describe('fuzz (seeded, bounded)', () => {
   test('slash-option validation', () => {
     const random = seededRandom(SEED + 1);
     const limits = new FakeBackend().limits;
-    const defaults = { steps: 4, size: 64, guidance: 7.5 };
+    const defaults = { steps: 4, size: 64, guidance: 7.5, count: 1 };
     const value = (): string | number | boolean | undefined =>
       pick(random, [
         () => undefined,

@@ -188,4 +188,21 @@ describe('engine workers on Redis', () => {
       await Promise.all(workers.map(stopProcess));
     }
   }, 600_000);
+
+  test('a grid, an upscale and a variation of its candidates on a worker: the kinds and the source PNG cross Redis', async () => {
+    const worker = await startWorker('wG', () => {});
+    try {
+      const grid = [`/imagine prompt:"a red fox in the snow" seed:42 steps:2 ${size} sampler:ddim count:2`, 'wait', 'click U1', 'click V2 on m1', 'wait'].join('\n');
+      const run = await local(grid, 'grid', ['--redis', redis.url]);
+      expect([run.code, run.stderr]).toEqual([0, '']);
+      expect(run.stdout).toContain('✅ @you · job #1 · grid of 2');
+      expect(run.stdout).toContain('✅ @you · job #4 · upscale of #2');
+      expect(run.stdout).toContain('✅ @you · job #5 · strong variation of #3');
+      expect(run.stdout).toContain('Size: 128×128 · Strength: 0.35');
+      expect(worker.log()).toMatch(/started \S+-1 \(imagine-grid, attempt 1\)/);
+      expect(worker.log()).toMatch(/started \S+-4 \(img2img, attempt 1\)/);
+    } finally {
+      await stopProcess(worker);
+    }
+  }, 300_000);
 });

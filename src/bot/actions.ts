@@ -7,12 +7,25 @@
  */
 import type { BackendLimits } from './backend.js';
 import { customId } from './custom-id.js';
+import { candidateRequest, candidatesOf } from './grid.js';
 import type { JobRecord } from './job.js';
 import type { Button, ButtonRow, ButtonStyle } from './port/index.js';
-import { attentionVariation, guidanceVariation, rerollVariation, strengthVariation, type Variation } from './variations.js';
+import {
+  attentionVariation,
+  guidanceVariation,
+  rerollVariation,
+  strengthVariation,
+  upscaleRefusal,
+  upscaleVariation,
+  varyVariation,
+  type Variation,
+} from './variations.js';
 
-/** The messages buttons are shown under: a queued or running job's status, or the result of a generation, an edit, or attention maps. */
-export type Surface = 'status' | 'imagine' | 'edit' | 'attention';
+/**
+ * The messages buttons are shown under: a queued or running job's status, or the result of a generation, an edit,
+ * attention maps, a Vary / Upscale (image-to-image), or a grid of candidates.
+ */
+export type Surface = 'status' | 'imagine' | 'edit' | 'attention' | 'img2img' | 'grid';
 
 export interface ActionSpec {
   /** The custom-id prefix (`id:jobId`). Never rename one: buttons already posted in Discord carry it. */
@@ -26,15 +39,22 @@ export interface ActionSpec {
   readonly label?: string;
   /** The job the button makes from this one; undefined when it does not apply to this job (then it is not shown). */
   makes?(job: JobRecord, limits: BackendLimits): Variation | undefined;
+  /** Why `makes` does not apply to this job, said to a user who presses the button anyway (an old message). */
+  refusal?(job: JobRecord, limits: BackendLimits): string | undefined;
   /** How a job it made is introduced in its headline: `… · job #12 · reroll of #3`. */
   readonly origin?: string;
+  /**
+   * Under a grid: one button per candidate in this row, labelled `label` + its number (U1, V2, Edit 3), acting on
+   * that candidate's own job (its custom id names the candidate's job id).
+   */
+  readonly perCandidate?: { row: number; label: string };
 }
 
 export const ACTION_SPECS = [
   {
     id: 'cfg-lower',
     style: 'secondary',
-    rows: { imagine: 0, edit: 0 },
+    rows: { imagine: 0, edit: 0, img2img: 0 },
     who: 'anyone',
     makes: (job: JobRecord, limits: BackendLimits) => guidanceVariation(job, 'cfg-lower', limits),
     origin: 'guidance variation of',
@@ -42,7 +62,7 @@ export const ACTION_SPECS = [
   {
     id: 'cfg-higher',
     style: 'secondary',
-    rows: { imagine: 0, edit: 0 },
+    rows: { imagine: 0, edit: 0, img2img: 0 },
     who: 'anyone',
     makes: (job: JobRecord, limits: BackendLimits) => guidanceVariation(job, 'cfg-higher', limits),
     origin: 'guidance variation of',
@@ -50,12 +70,12 @@ export const ACTION_SPECS = [
   {
     id: 'cfg-negative',
     style: 'danger',
-    rows: { imagine: 0, edit: 0 },
+    rows: { imagine: 0, edit: 0, img2img: 0 },
     who: 'anyone',
     makes: (job: JobRecord, limits: BackendLimits) => guidanceVariation(job, 'cfg-negative', limits),
     origin: 'negative-guidance variation of',
   },
-  { id: 'reroll', style: 'primary', rows: { imagine: 0 }, who: 'anyone', makes: (job: JobRecord) => rerollVariation(job), origin: 'reroll of' },
+  { id: 'reroll', style: 'primary', rows: { imagine: 0, grid: 3 }, who: 'anyone', makes: (job: JobRecord) => rerollVariation(job), origin: 'reroll of' },
   {
     id: 'edit-stronger',
     style: 'secondary',
@@ -65,8 +85,35 @@ export const ACTION_SPECS = [
     origin: 'stronger edit of',
   },
   { id: 'edit-weaker', style: 'secondary', rows: { edit: 1 }, who: 'anyone', makes: (job: JobRecord) => strengthVariation(job, 'weaker'), origin: 'weaker edit of' },
+  {
+    id: 'vary-subtle',
+    style: 'secondary',
+    rows: { imagine: 2, edit: 3, img2img: 1 },
+    who: 'anyone',
+    makes: (job: JobRecord) => varyVariation(job, 'subtle'),
+    origin: 'subtle variation of',
+  },
+  {
+    id: 'vary-strong',
+    style: 'secondary',
+    rows: { imagine: 2, edit: 3, img2img: 1 },
+    who: 'anyone',
+    makes: (job: JobRecord) => varyVariation(job, 'strong'),
+    origin: 'strong variation of',
+    perCandidate: { row: 1, label: 'V' },
+  },
+  {
+    id: 'upscale',
+    style: 'secondary',
+    rows: { imagine: 2, edit: 3, img2img: 1 },
+    who: 'anyone',
+    makes: (job: JobRecord, limits: BackendLimits) => upscaleVariation(job, limits),
+    refusal: (job: JobRecord, limits: BackendLimits) => upscaleRefusal(job, limits),
+    origin: 'upscale of',
+    perCandidate: { row: 0, label: 'U' },
+  },
   /** Opens the edit dialog (commands/edit-with-prompt.ts). */
-  { id: 'edit', label: 'Edit…', style: 'primary', rows: { imagine: 1, edit: 2 }, who: 'anyone' },
+  { id: 'edit', label: 'Edit…', style: 'primary', rows: { imagine: 1, edit: 2 }, who: 'anyone', perCandidate: { row: 2, label: 'Edit ' } },
   {
     id: 'attention',
     style: 'secondary',
@@ -76,7 +123,7 @@ export const ACTION_SPECS = [
     origin: 'attention maps of',
   },
   /** commands/delete.ts */
-  { id: 'delete', label: 'Delete', style: 'danger', rows: { imagine: 1, edit: 2, attention: 0 }, who: 'author' },
+  { id: 'delete', label: 'Delete', style: 'danger', rows: { imagine: 1, edit: 2, attention: 0, img2img: 1, grid: 3 }, who: 'author' },
   /** commands/queue.ts */
   { id: 'cancel', label: 'Cancel', style: 'danger', rows: { status: 0 }, who: 'author' },
 ] as const satisfies readonly ActionSpec[];
@@ -112,13 +159,27 @@ export function statusRows(job: JobRecord, limits: BackendLimits): ButtonRow[] {
   return rowsFor('status', job, limits);
 }
 
-/** Under a finished job: a generation's, an edit's, or attention maps' buttons. */
+/** Under a finished job: a generation's, an edit's, a Vary's, attention maps' or a grid's buttons. */
 export function resultRows(job: JobRecord, limits: BackendLimits): ButtonRow[] {
-  return rowsFor(job.origin === 'attention' ? 'attention' : job.request.kind, job, limits);
+  if (job.origin === 'attention') return rowsFor('attention', job, limits);
+  return rowsFor(job.request.kind === 'imagine-grid' ? 'grid' : job.request.kind, job, limits);
 }
 
 function rowsFor(surface: Surface, job: JobRecord, limits: BackendLimits): ButtonRow[] {
   const rows: Button[][] = [];
+  if (surface === 'grid' && job.request.kind === 'imagine-grid') {
+    const grid = job.request;
+    for (const spec of ACTION_SPECS as readonly ActionSpec[]) {
+      if (!spec.perCandidate) continue;
+      const { row, label } = spec.perCandidate;
+      candidatesOf(job).forEach((id, k) => {
+        // The candidate's record as the store has it: a finished /imagine with seed+k.
+        const candidate: JobRecord = { ...job, id, request: candidateRequest(grid, k), origin: 'grid', parentId: job.id, outcome: null };
+        if (spec.makes && spec.makes(candidate, limits) === undefined) return;
+        (rows[row] ??= []).push({ label: `${label}${k + 1}`, customId: customId(spec.id as ButtonAction, id), style: spec.style });
+      });
+    }
+  }
   for (const spec of ACTION_SPECS as readonly ActionSpec[]) {
     const row = spec.rows[surface];
     if (row === undefined) continue;

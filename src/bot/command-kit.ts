@@ -88,7 +88,7 @@ const QUOTED_PROMPT = 80;
 
 /** The prompt of a job's image: an edit's target prompt (as drawn, or as its edit will draw it). */
 function imagePrompt(job: JobRecord): string {
-  if (job.request.kind === 'imagine') return job.request.params.prompt;
+  if (job.request.kind !== 'edit') return job.request.params.prompt;
   if (job.outcome?.kind === 'edit') return job.outcome.targetPrompt;
   const p = job.request.params;
   return parseEdit({ source: p.source.prompt, edit: p.edit, weights: p.weights, blend: p.blend }).target;

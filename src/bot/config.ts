@@ -6,7 +6,13 @@ import { join } from 'node:path';
 import { isUserError, UserError } from '../engine/errors.js';
 import type { ProviderName } from '../engine/onnx/session.js';
 import { parseProvider } from '../engine/providers.js';
+import { GRID_COUNT_RANGE } from '../engine/grid.js';
 import { defaultDataDir } from './data-dir.js';
+
+/** The bot's job database when DB_PATH is not set: outside the checkout, since it holds users' prompts. */
+export function defaultDbPath(env: NodeJS.ProcessEnv = process.env): string {
+  return join(defaultDataDir(env), 'reprompt.db');
+}
 
 export interface DiscordConfig {
   token: string;
@@ -50,7 +56,7 @@ export interface BotConfig {
   /** Operator caps, combined with the model's own limits. */
   maxSteps: number;
   maxSize: number;
-  defaults: { steps: number; size: number; guidance: number };
+  defaults: { steps: number; size: number; guidance: number; count: number };
   uploadLimitBytes: number;
   /** Minimum time between two edits of the same message (progress, queue position). */
   progressIntervalMs: number;
@@ -86,7 +92,7 @@ export function loadConfig(env: Env, needs: ConfigNeeds): BotConfig {
       required: false,
       pattern: { re: /^rediss?:\/\/\S+$/, expected: 'a redis:// or rediss:// URL' },
     }) || undefined,
-    dbPath: read.string('DB_PATH', { required: false, fallback: join(defaultDataDir(env), 'reprompt.db') }),
+    dbPath: read.string('DB_PATH', { required: false, fallback: defaultDbPath(env) }),
     queue: {
       maxLength: read.integer('QUEUE_MAX', 50, { min: 1, max: 10_000 }),
       userMaxPending: read.integer('USER_MAX_PENDING', 3, { min: 1, max: 1000 }),
@@ -97,11 +103,15 @@ export function loadConfig(env: Env, needs: ConfigNeeds): BotConfig {
       steps: read.integer('DEFAULT_STEPS', 20, { min: 1, max: 1000 }),
       size: read.integer('DEFAULT_SIZE', 512, { min: 64, max: 4096 }),
       guidance: read.number('DEFAULT_CFG', 7.5, { min: -100, max: 100 }),
+      count: read.integer('DEFAULT_COUNT', 1, { min: 1, max: GRID_COUNT_RANGE.max }),
     },
     uploadLimitBytes: Math.round(read.number('UPLOAD_LIMIT_MB', 10, { min: 0.1, max: 500 }) * 1024 * 1024),
     progressIntervalMs: read.integer('PROGRESS_INTERVAL_MS', 3000, { min: 1000, max: 60_000 }),
   };
   if (config.defaults.steps > config.maxSteps) read.problem('DEFAULT_STEPS', `must not exceed MAX_STEPS (${config.maxSteps})`);
+  if (config.defaults.count > config.queue.userMaxPending) {
+    read.problem('DEFAULT_COUNT', `must not exceed USER_MAX_PENDING (${config.queue.userMaxPending}): a grid counts as that many of a user's jobs`);
+  }
   if (config.defaults.size > config.maxSize) read.problem('DEFAULT_SIZE', `must not exceed MAX_SIZE (${config.maxSize})`);
   read.throwIfProblems();
   return config;

@@ -3,6 +3,7 @@
  * stronger/weaker re-edits, which keep the source (prompt, seed, sampler…) identical so the engine can reuse its
  * stored source attention.
  */
+import { UserError } from '../engine/errors.js';
 import { composeEdits } from '../p2p/edit/compose.js';
 import { parseEdit } from '../p2p/edit/language.js';
 import { DEFAULT_CROSS_WINDOW } from '../p2p/edit/schedule.js';
@@ -26,6 +27,17 @@ const MIN_CROSS = 0.05;
 export function editParamsFor(target: JobRecord, editText: string, settings: EditSettings): EditParams {
   const base = target.request;
   let params: EditParams;
+  if (base.kind === 'img2img') {
+    throw new UserError(
+      'bad_input',
+      `Job #${target.id} was drawn from another image (Vary / Upscale), which Prompt-to-Prompt cannot re-derive: edit job #${target.parentId ?? target.id} instead.`,
+    );
+  }
+  if (base.kind === 'imagine-grid') {
+    const ids = target.outcome?.kind === 'imagine-grid' ? target.outcome.candidates : [];
+    const which = ids.length > 0 ? ` (image: #${ids[0]} to #${ids[ids.length - 1]})` : ' once it is drawn';
+    throw new UserError('bad_input', `Job #${target.id} is a grid: pick one of its pictures with the Edit 1–${base.count} buttons under it, or name it${which}.`);
+  }
   if (base.kind === 'imagine') params = { source: base.params, edit: editText };
   else {
     const { weights, blend, ...rest } = base.params;

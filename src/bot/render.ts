@@ -2,7 +2,7 @@
  * The messages users see for a job: queued (with its position), running (step k/n · ETA), the result (image,
  * parameters, buttons), a failure or a cancellation. The same text for Discord and the console driver.
  */
-import type { ImagineParams, ImagineResult, StepProgress } from '../engine/jobs.js';
+import type { ImagineGridResult, ImagineParams, ImagineResult, Img2ImgResult, StepProgress } from '../engine/jobs.js';
 import type { StepPreview } from '../engine/preview.js';
 import type { SamplerName } from '../engine/schedulers/scheduler.js';
 import type { EditParams, EditResult, StepWindow } from '../p2p/jobs.js';
@@ -10,6 +10,7 @@ import type { BackendLimits } from './backend.js';
 import { actionSpec, resultRows, statusRows } from './actions.js';
 import { DEFAULT_CROSS_WINDOW, DEFAULT_SELF_WINDOW } from '../p2p/edit/schedule.js';
 import { fitUpload } from './fit-upload.js';
+import { candidatesOf, gridPicture } from './grid.js';
 import type { JobOrigin, JobRecord } from './job.js';
 import { mention, type Attachment, type Field, type RenderedMessage } from './port/index.js';
 import { formatNumber } from './variations.js';
@@ -71,25 +72,46 @@ function previewAttachment(job: JobRecord, { step, total, image }: ShownPreview)
 /** The finished job: its image (and attention maps when asked), parameters and buttons. */
 export async function resultMessage(
   job: JobRecord,
-  result: ImagineResult | EditResult,
+  result: ImagineResult | EditResult | Img2ImgResult | ImagineGridResult,
   opts: { uploadLimitBytes: number; view: RenderContext },
 ): Promise<RenderedMessage> {
+  if (result.kind === 'imagine-grid') return gridMessage(job, result, opts);
   const notes: string[] = [];
   const attachments: Attachment[] = [];
   const images = [
     { image: result.image, name: `job-${job.id}`, alt: altText(job) },
-    ...(result.attentionMap ? [{ image: result.attentionMap, name: `job-${job.id}-attention`, alt: `Per-token attention heat maps of: ${shownPrompt(result)}` }] : []),
+    ...('attentionMap' in result && result.attentionMap ? [{ image: result.attentionMap, name: `job-${job.id}-attention`, alt: `Per-token attention heat maps of: ${shownPrompt(result)}` }] : []),
   ];
   for (const { image, name, alt } of images) {
     const fitted = await fitUpload(name, image.png, opts.uploadLimitBytes, alt);
     if (fitted.attachment) attachments.push(fitted.attachment);
     if (fitted.note) notes.push(`ℹ️ ${name}: ${fitted.note}`);
   }
-  if (result.kind === 'imagine' && result.truncated.length > 0) {
+  if (result.kind !== 'edit' && result.truncated.length > 0) {
     notes.push(`⚠️ The prompt was longer than 77 tokens; dropped: "${result.truncated.join(' ')}"`);
   }
   const content = [`✅ ${headline(job)}`, ...notes].join('\n');
   return { content, fields: jobFields(job, opts.view), attachments, rows: resultRows(job, opts.view.limits) };
+}
+
+/** A finished grid: one picture of its candidates, which of its jobs each is, and a row of buttons per action. */
+async function gridMessage(job: JobRecord, result: ImagineGridResult, opts: { uploadLimitBytes: number; view: RenderContext }): Promise<RenderedMessage> {
+  const picture = await gridPicture(result.candidates.map((c) => c.image));
+  const fitted = await fitUpload(`job-${job.id}-grid`, picture.png, opts.uploadLimitBytes, `${result.candidates.length} candidates of: ${altText(job)}`);
+  const ids = candidatesOf(job);
+  const which = result.candidates.map((c, k) => `${k + 1}: #${ids[k]} (seed ${c.params.seed})`).join(' · ');
+  const truncated = result.candidates[0].truncated;
+  const notes = [
+    `Candidates ${which}`,
+    ...(fitted.note ? [`ℹ️ job-${job.id}-grid: ${fitted.note}`] : []),
+    ...(truncated.length > 0 ? [`⚠️ The prompt was longer than 77 tokens; dropped: "${truncated.join(' ')}"`] : []),
+  ];
+  return {
+    content: [`✅ ${headline(job)} · grid of ${result.candidates.length}`, ...notes].join('\n'),
+    fields: jobFields(job, opts.view),
+    attachments: fitted.attachment ? [fitted.attachment] : [],
+    rows: resultRows(job, opts.view.limits),
+  };
 }
 
 /** A failed or cancelled job. Internal errors show a short apology (the details are in the log). */
@@ -101,7 +123,8 @@ export function endedMessage(job: JobRecord, view: RenderContext): RenderedMessa
   return { content: text, fields: jobFields(job, view) };
 }
 
-const originText = (origin: JobOrigin): string => (origin === 'imagine' ? '' : origin === 'edit' ? 'edit of' : (actionSpec(origin).origin ?? ''));
+const originText = (origin: JobOrigin): string =>
+  origin === 'imagine' ? '' : origin === 'edit' ? 'edit of' : origin === 'grid' ? 'candidate of grid' : (actionSpec(origin).origin ?? '');
 
 /** `<@user> · job #12 · reroll of #3` */
 export function headline(job: JobRecord): string {
@@ -113,12 +136,14 @@ export function headline(job: JobRecord): string {
 /** The parameters, as embed fields. A job without its own sampler shows the one it runs with (the model's). */
 function jobFields(job: JobRecord, view: RenderContext): Field[] {
   const request = job.request;
-  if (request.kind === 'imagine') {
-    const sampler = job.outcome?.kind === 'imagine' ? job.outcome.sampler : (request.params.sampler ?? view.defaultSampler);
+  if (request.kind !== 'edit') {
+    const sampler = job.outcome && job.outcome.kind !== 'edit' ? job.outcome.sampler : (request.params.sampler ?? view.defaultSampler);
     return [
       { name: 'Prompt', value: request.params.prompt },
       ...(request.params.negativePrompt ? [{ name: 'Negative', value: request.params.negativePrompt }] : []),
       ...generationFields(request.params, request.params.guidance, sampler),
+      ...(request.kind === 'img2img' ? [{ name: 'Strength', value: String(request.strength), inline: true }] : []),
+      ...(request.kind === 'imagine-grid' ? [{ name: 'Count', value: `${request.count} (seeds ${request.params.seed} + 0…${request.count - 1})`, inline: true }] : []),
     ];
   }
   return editFields(request.params, job, view);
@@ -153,10 +178,10 @@ function generationFields(p: ImagineParams, guidance: number, sampler: SamplerNa
 }
 
 /** The prompt an image (and its heat maps) shows: the generation's, or the edit's target. */
-const shownPrompt = (result: ImagineResult | EditResult): string => (result.kind === 'imagine' ? result.params.prompt : result.targetPrompt);
+const shownPrompt = (result: ImagineResult | EditResult | Img2ImgResult): string => (result.kind === 'edit' ? result.targetPrompt : result.params.prompt);
 
 function altText(job: JobRecord): string {
-  const text = job.request.kind === 'imagine' ? job.request.params.prompt : `${job.request.params.source.prompt} (edit: ${job.request.params.edit})`;
+  const text = job.request.kind === 'edit' ? `${job.request.params.source.prompt} (edit: ${job.request.params.edit})` : job.request.params.prompt;
   return text.slice(0, 1000);
 }
 

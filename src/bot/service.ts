@@ -5,7 +5,7 @@
  * finish after the 15-minute interaction token still land, and so do jobs resumed after a restart.
  */
 import { isUserError, toErrorValue, UserError } from '../engine/errors.js';
-import type { ImagineResult, StepProgress } from '../engine/jobs.js';
+import type { ImagineGridResult, ImagineResult, Img2ImgResult, StepProgress } from '../engine/jobs.js';
 import type { EditResult } from '../p2p/jobs.js';
 import type { BackendLimits, ImageBackend, RunOptions } from './backend.js';
 import type { JobOrigin, JobOutcome, JobRecord, JobRequest } from './job.js';
@@ -15,6 +15,7 @@ import { isMessageGone, type MessageRef, type MessageSink, type RenderedMessage,
 import type { QueueConfig } from './config.js';
 import { FairQueue } from './queue.js';
 import { endedMessage, resultMessage, statusMessage, type JobState, type PauseReason, type RenderContext, type ShownPreview } from './render.js';
+import { candidateRequest, shareOf } from './grid.js';
 import type { JobStore } from './store.js';
 import { MessageUpdater } from './updater.js';
 import { DEFAULT_TRAJECTORY_BUDGET_BYTES, TrajectoryKeeper } from './trajectories.js';
@@ -98,6 +99,10 @@ export class JobService {
    */
   async submit(input: SubmitInput): Promise<{ job: JobRecord; position: number | undefined }> {
     checkRequest(input.request, this.o.limits);
+    const share = shareOf(input.request);
+    if (share > this.o.queue.userMaxPending) {
+      throw new UserError('busy', `count ${share} is more than your share of the queue (${this.o.queue.userMaxPending} jobs at once): ask for count ${this.o.queue.userMaxPending} or fewer.`);
+    }
     // Checking, storing and queueing happen without an await in between, so concurrent submits cannot overshoot.
     this.queue.assertAccepts(input.user.id);
     const created = this.o.store.create({
@@ -257,12 +262,14 @@ export class JobService {
     };
     try {
       if (signal.aborted) throw new UserError('cancelled', `Job #${id} was cancelled.`);
-      const result =
-        job.request.kind === 'imagine'
-          ? await this.o.backend.imagine(this.trajectories.imagineJob(job.request), options)
-          : await this.o.backend.edit(this.trajectories.editJob(job.request), options);
-      this.trajectories.keep(job.request, result);
-      const done: JobRecord = { ...job, status: 'done', outcome: outcomeOf(result) };
+      const result = await this.runOnBackend(job, options);
+      // Kept before the result is shown, so that a button pressed at once finds it (a grid: its candidates' jobs).
+      if ((job.request.kind === 'imagine' && result.kind === 'imagine') || (job.request.kind === 'edit' && result.kind === 'edit')) {
+        this.trajectories.keep(job.request, result);
+      }
+      const outcome = result.kind === 'imagine-grid' ? this.storeCandidates(job, result) : outcomeOf(result);
+      if (result.kind !== 'imagine-grid') this.o.store.saveImage(id, result.image.png);
+      const done: JobRecord = { ...job, status: 'done', outcome };
       await this.deliver(done, await resultMessage(done, result, { uploadLimitBytes: this.o.uploadLimitBytes, view: this.view }));
       this.o.store.markDone(id, done.outcome!);
     } catch (e) {
@@ -274,6 +281,32 @@ export class JobService {
     } finally {
       this.forget(id);
     }
+  }
+
+  /**
+   * A grid's candidates become finished /imagine jobs of their own (seed + k), children of the grid job. A grid run
+   * again after a restart that came between this and its delivery keeps the candidates it stored the first time.
+   */
+  private storeCandidates(grid: JobRecord, result: ImagineGridResult): JobOutcome {
+    if (grid.request.kind !== 'imagine-grid') throw new Error(`job ${grid.id} is not a grid`);
+    const request = grid.request;
+    const stored = this.o.store.children(grid.id, 'grid').map((job) => job.id);
+    const where = { origin: 'grid' as const, parentId: grid.id, userId: grid.userId, userName: grid.userName, guildId: grid.guildId, channelId: grid.channelId };
+    const candidates = result.candidates.map((candidate, k) => {
+      if (stored.length !== result.candidates.length) return this.o.store.createDone({ ...where, request: candidateRequest(request, k) }, outcomeOf(candidate), candidate.image.png).id;
+      this.o.store.saveImage(stored[k], candidate.image.png);
+      return stored[k];
+    });
+    return { kind: 'imagine-grid', sampler: result.candidates[0].params.sampler, candidates, timings: result.timings };
+  }
+
+  private runOnBackend(job: JobRecord, options: RunOptions): Promise<ImagineResult | EditResult | Img2ImgResult | ImagineGridResult> {
+    const { request } = job;
+    if (request.kind === 'imagine') return this.o.backend.imagine(this.trajectories.imagineJob(request), options);
+    if (request.kind === 'edit') return this.o.backend.edit(this.trajectories.editJob(request), options);
+    if (request.kind === 'imagine-grid') return this.o.backend.imagineGrid(request, options);
+    const { kind, params, strength } = request;
+    return this.o.backend.img2img({ kind, params, strength, image: requireStoredImage(this.o.store, request.sourceJobId) }, options);
   }
 
   /** Edits the job's message into its final form; when that fails (deleted, too old) posts a new message. */
@@ -324,8 +357,19 @@ function refOf(job: JobRecord): MessageRef | undefined {
   return job.messageId ? { channelId: job.channelId, messageId: job.messageId } : undefined;
 }
 
-function outcomeOf(result: ImagineResult | EditResult): JobOutcome {
+function outcomeOf(result: ImagineResult | EditResult | Img2ImgResult): JobOutcome {
+  if (result.kind === 'img2img') return { kind: 'img2img', sampler: result.params.sampler, strength: result.strength, timings: result.timings };
   return result.kind === 'imagine'
     ? { kind: 'imagine', sampler: result.params.sampler, truncated: result.truncated, timings: result.timings }
     : { kind: 'edit', targetPrompt: result.targetPrompt, mode: result.mode, reusedSource: result.reusedSource, timings: result.timings };
+}
+
+/**
+ * The PNG a Vary or Upscale starts from: the bot keeps the image of every job it finishes (JobStore.saveImage).
+ * Jobs finished before it did have none: UserError('not_found') saying so.
+ */
+export function requireStoredImage(store: JobStore, jobId: number): Uint8Array {
+  const png = store.image(jobId);
+  if (!png) throw new UserError('not_found', `The image of job #${jobId} was made before this bot kept images, so it cannot be varied or upscaled: draw it again (same seed) and use the buttons under the new one.`);
+  return png;
 }

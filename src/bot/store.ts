@@ -44,6 +44,38 @@ const MIGRATIONS: readonly string[] = [
      last_used_at INTEGER NOT NULL
    );
    CREATE INDEX trajectories_by_use ON trajectories (last_used_at);`,
+  // Vary / Upscale jobs and grids (kinds 'img2img', 'imagine-grid': SQLite changes a CHECK only by rebuilding the
+  // table), and the PNG of every finished image, which Vary and Upscale start from.
+  `CREATE TABLE jobs_v2 (
+     id            INTEGER PRIMARY KEY AUTOINCREMENT,
+     kind          TEXT NOT NULL CHECK (kind IN ('imagine', 'edit', 'img2img', 'imagine-grid')),
+     request       TEXT NOT NULL,
+     origin        TEXT NOT NULL,
+     parent_id     INTEGER REFERENCES jobs_v2(id),
+     user_id       TEXT NOT NULL,
+     user_name     TEXT NOT NULL,
+     guild_id      TEXT,
+     channel_id    TEXT NOT NULL,
+     message_id    TEXT,
+     status        TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed', 'cancelled')),
+     created_at    INTEGER NOT NULL,
+     started_at    INTEGER,
+     finished_at   INTEGER,
+     error_code    TEXT,
+     error_message TEXT,
+     outcome       TEXT,
+     deleted_at    INTEGER
+   );
+   INSERT INTO jobs_v2 SELECT * FROM jobs;
+   DROP TABLE jobs;
+   ALTER TABLE jobs_v2 RENAME TO jobs;
+   CREATE INDEX jobs_by_message ON jobs (message_id);
+   CREATE INDEX jobs_by_user_channel ON jobs (user_id, channel_id, status);
+   CREATE INDEX jobs_by_status ON jobs (status);
+   CREATE TABLE images (
+     job_id INTEGER PRIMARY KEY REFERENCES jobs(id),
+     png    BLOB NOT NULL
+   );`,
 ];
 
 /** What a caller knows of a job before it is stored. */
@@ -125,13 +157,13 @@ export class JobStore {
    * The image the user means in a channel: their newest one that is done (they can see it) or that they asked for
    * with a command (/imagine, /edit; still queued or running: an edit needs only its parameters). A button's
    * variation still on its way is skipped (the user has not seen it yet), and so are failed, cancelled and deleted
-   * jobs and attention maps.
+   * jobs, attention maps and a grid's candidates (the user saw the grid: an edit of it asks which candidate).
    */
   latestImage(userId: string, channelId: string): JobRecord | undefined {
     const row = this.db
       .prepare(
         `SELECT * FROM jobs WHERE user_id = ? AND channel_id = ? AND status IN ('queued', 'running', 'done')
-           AND deleted_at IS NULL AND origin <> 'attention' AND (status = 'done' OR origin IN ('imagine', 'edit'))
+           AND deleted_at IS NULL AND origin NOT IN ('attention', 'grid') AND (status = 'done' OR origin IN ('imagine', 'edit'))
          ORDER BY id DESC LIMIT 1`,
       )
       .get(userId, channelId) as JobRow | undefined;
@@ -158,6 +190,34 @@ export class JobStore {
   requeue(id: number): JobRecord {
     this.db.prepare(`UPDATE jobs SET status = 'queued', started_at = NULL WHERE id = ?`).run(id);
     return this.require(id);
+  }
+
+  /** The jobs made from `parentId` with this origin, oldest first (a grid's candidates: origin 'grid'). */
+  children(parentId: number, origin: JobOrigin): JobRecord[] {
+    const rows = this.db.prepare('SELECT * FROM jobs WHERE parent_id = ? AND origin = ? ORDER BY id').all(parentId, origin) as JobRow[];
+    return rows.map(toRecord);
+  }
+
+  /** Stores a job that is finished already (a grid's candidate), with its image, in one transaction. */
+  createDone(job: NewJob, outcome: JobOutcome, png: Uint8Array): JobRecord {
+    return this.db.transaction(() => {
+      const { id } = this.create(job);
+      const now = this.now();
+      this.db.prepare(`UPDATE jobs SET status = 'done', started_at = ?, finished_at = ?, outcome = ? WHERE id = ?`).run(now, now, JSON.stringify(outcome), id);
+      this.saveImage(id, png);
+      return this.require(id);
+    })();
+  }
+
+  /** Keeps the PNG of a finished job's image (what Vary and Upscale start from). */
+  saveImage(id: number, png: Uint8Array): void {
+    this.db.prepare('INSERT OR REPLACE INTO images (job_id, png) VALUES (?, ?)').run(id, Buffer.from(png.buffer, png.byteOffset, png.byteLength));
+  }
+
+  /** The PNG of a finished job's image; undefined for jobs finished before images were kept. */
+  image(id: number): Uint8Array | undefined {
+    const row = this.db.prepare('SELECT png FROM images WHERE job_id = ?').get(id) as { png: Buffer } | undefined;
+    return row && new Uint8Array(row.png);
   }
 
   markDone(id: number, outcome: JobOutcome): JobRecord {

@@ -9,6 +9,7 @@ import { checkPromptCharacters } from '../engine/prompt-text.js';
 import type { SamplerName } from '../engine/schedulers/scheduler.js';
 import type { EditParams, StepWindow } from '../p2p/jobs.js';
 import type { BackendLimits } from './backend.js';
+import { GRID_COUNT_RANGE } from '../engine/grid.js';
 import type { JobRequest } from './job.js';
 import type { OptionValue } from './port/index.js';
 
@@ -16,6 +17,8 @@ export interface Defaults {
   steps: number;
   size: number;
   guidance: number;
+  /** Candidates per /imagine (1 = a single image, 2–4 = a grid). */
+  count: number;
 }
 
 /** Longest prompt, negative prompt or edit text accepted (CLIP keeps 77 tokens anyway; the rest is reported). */
@@ -30,7 +33,7 @@ export function effectiveLimits(model: BackendLimits, caps: { maxSteps: number; 
 /** The operator's defaults, brought inside the effective limits (a default the model cannot do would fail every job). */
 export function usableDefaults(defaults: Defaults, limits: BackendLimits): Defaults {
   const size = Math.max(limits.minSize, roundDown(Math.min(defaults.size, limits.maxSize), limits.sizeMultiple));
-  return { steps: Math.min(defaults.steps, limits.maxSteps), size, guidance: defaults.guidance };
+  return { ...defaults, steps: Math.min(defaults.steps, limits.maxSteps), size };
 }
 
 type Options = Readonly<Record<string, OptionValue | undefined>>;
@@ -169,6 +172,10 @@ const bad = (message: string): UserError => new UserError('bad_input', message);
 
 /** Checks a stored or derived job request against the current limits. */
 export function checkRequest(request: JobRequest, limits: BackendLimits): void {
-  if (request.kind === 'imagine') checkImagineParams(request.params, limits);
-  else checkEditParams(request.params, limits);
+  if (request.kind === 'edit') checkEditParams(request.params, limits);
+  else checkImagineParams(request.params, limits);
+  if (request.kind === 'img2img' && !(request.strength >= 0 && request.strength <= 1)) throw bad(`strength ${request.strength} is outside 0–1.`);
+  if (request.kind === 'imagine-grid' && !(Number.isInteger(request.count) && request.count >= 2 && request.count <= GRID_COUNT_RANGE.max)) {
+    throw bad(`count ${request.count} is not allowed: use a whole number from ${GRID_COUNT_RANGE.min} to ${GRID_COUNT_RANGE.max}.`);
+  }
 }

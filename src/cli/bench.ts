@@ -4,6 +4,7 @@ import type { ImagineParams } from '../engine/jobs.js';
 import { defaultIntraOpThreads } from '../engine/onnx/session.js';
 import { EngineWorker } from '../engine/worker/engine-worker.js';
 import { benchJson } from './bench-json.js';
+import { GRID_BENCH_SECTIONS } from './bench-grid.js';
 import { P2P_BENCH_SECTIONS } from './bench-p2p.js';
 import { PREVIEW_BENCH_SECTIONS } from './bench-preview.js';
 import { ENGINE_BENCH_SECTIONS, type BenchContext, type BenchFigure, type BenchSection, type StartedEngine } from './bench-sections.js';
@@ -11,7 +12,7 @@ import { addEngineOptions, ENGINE_HANDLERS_URL, engineWorkerSetup, type EngineCl
 import { integer } from './options.js';
 
 /** Every section, in order (other layers add theirs here, one line each). */
-const SECTIONS: readonly BenchSection[] = [...ENGINE_BENCH_SECTIONS, ...P2P_BENCH_SECTIONS, ...PREVIEW_BENCH_SECTIONS];
+const SECTIONS: readonly BenchSection[] = [...ENGINE_BENCH_SECTIONS, ...P2P_BENCH_SECTIONS, ...PREVIEW_BENCH_SECTIONS, ...GRID_BENCH_SECTIONS];
 
 interface BenchOptions extends EngineCliOptions {
   steps: number;

@@ -1,7 +1,13 @@
-/** `reprompt imagine`: draws one image from a prompt, through the same engine worker the bot uses. */
+/**
+ * `reprompt imagine`: draws one image from a prompt, through the same engine worker the bot uses; with `--count N`
+ * (2–4) N candidates (seeds seed…seed+N−1) as one batch, written as a grid picture and one file each.
+ */
 import { Option, type Command } from 'commander';
-import type { ImagineJob, ImagineParams, ImagineResult } from '../engine/jobs.js';
+import { UserError } from '../engine/errors.js';
+import { GRID_COUNT_RANGE } from '../engine/grid.js';
+import type { ImagineGridJob, ImagineGridResult, ImagineJob, ImagineParams, ImagineResult } from '../engine/jobs.js';
 import { SIZE_RANGE, STEPS_RANGE } from '../engine/limits.js';
+import { gridPicture } from '../bot/grid.js';
 import { normalizeSeed, randomSeed } from '../engine/noise.js';
 import { encodeNpyFloat32 } from '../engine/npy.js';
 import { SAMPLER_NAMES, type SamplerName } from '../engine/schedulers/scheduler.js';
@@ -49,8 +55,37 @@ export function addGenerationOptions(command: Command): Command {
 }
 
 export function register(program: Command): void {
-  const command = addGenerationOptions(program.command('imagine'));
-  addEngineOptions(command).action((options: GenerationOptions) => imagine(options));
+  const command = addGenerationOptions(program.command('imagine').description('draw an image from a prompt'))
+    .option('--count <n>', `candidates, seeds seed…seed+n−1 in one batch (${GRID_COUNT_RANGE.min}–${GRID_COUNT_RANGE.max}); above 1: a grid picture and one file each`, integer(GRID_COUNT_RANGE), 1);
+  addEngineOptions(command).action((options: GenerationOptions & { count: number }) => (options.count > 1 ? imagineGrid(options) : imagine(options)));
+}
+
+/** `--count N`: the grid picture at --out (default reprompt-<seed>-grid.png) and each candidate as `<name>-<k>.png`. */
+async function imagineGrid(options: GenerationOptions & { count: number }): Promise<void> {
+  for (const [flag, value] of [['--save-latents', options.saveLatents], ['--attention-out', options.attentionOut], ['--preview-out', options.previewOut]] as const) {
+    if (value !== undefined) throw new UserError('bad_input', `${flag} is for one image: leave it out with --count ${options.count}.`);
+  }
+  const params = generationParams(options);
+  const job: ImagineGridJob = { kind: 'imagine-grid', params, count: options.count };
+  const engine = await startEngine(options);
+  const bar = new ProgressBar(process.stderr);
+  let result: ImagineGridResult;
+  try {
+    result = await engine.run<ImagineGridResult>(job, { onProgress: (progress) => bar.update(progress) });
+  } finally {
+    bar.clear();
+    await engine.close();
+  }
+  const out = options.out ?? outputFile(`reprompt-${params.seed}-grid.png`);
+  writeOutputFile(out, (await gridPicture(result.candidates.map((c) => c.image))).png);
+  const stem = out.replace(/(-grid)?\.png$/i, '');
+  const lines = result.candidates.map((c, k) => {
+    const file = `${stem}-${k + 1}.png`;
+    writeOutputFile(file, c.image.png);
+    return `${file}  seed=${c.params.seed}`;
+  });
+  const { sampler } = result.candidates[0].params;
+  process.stdout.write(`${out}  count=${options.count}  sampler=${sampler}  time=${formatSeconds(result.timings.totalMs)}\n${lines.join('\n')}\n`);
 }
 
 /** The generation parameters of the options (a random seed when none was given). */

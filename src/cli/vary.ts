@@ -1,10 +1,12 @@
 /**
- * `reprompt vary --from IMAGE.png [--strength S]` and `reprompt upscale --from IMAGE.png`: image-to-image of a
- * finished image with the prompt and settings its PNG `parameters` text records (engine img2img job). Vary keeps
+ * `reprompt vary --from IMAGE.png|--job N [--strength S]` and `reprompt upscale --from IMAGE.png|--job N`:
+ * image-to-image of a finished image with the prompt and settings its PNG `parameters` text records (engine img2img
+ * job). `--job N` takes job N's image from the bot's database (`--db`, default the bot's DB_PATH default): the bot
+ * keeps the PNG of every job it finishes. Vary keeps
  * the size and draws new noise (Subtle 0.35 by default, `--strength 0.7` for Strong); Upscale doubles the size
  * (Lanczos) and redraws the details at strength 0.35.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { Option, type Command } from 'commander';
 import { errorMessage, UserError } from '../engine/errors.js';
@@ -13,13 +15,17 @@ import { UPSCALE_STRENGTH, upscaleSize, VARY_STRENGTH } from '../engine/img2img.
 import type { ImagineParams, Img2ImgJob, Img2ImgResult } from '../engine/jobs.js';
 import { normalizeSeed, randomSeed } from '../engine/noise.js';
 import { SAMPLER_NAMES, type SamplerName } from '../engine/schedulers/scheduler.js';
+import { defaultDbPath } from '../bot/config.js';
+import { JobStore } from '../bot/store.js';
 import { addEngineOptions, startEngine, type EngineCliOptions } from './engine-options.js';
 import { fromValidator, integer } from './options.js';
 import { outputFile, writeOutputFile } from './output-file.js';
 import { formatSeconds, ProgressBar } from './progress-bar.js';
 
 interface Img2ImgCliOptions extends EngineCliOptions {
-  from: string;
+  from?: string;
+  job?: number;
+  db: string;
   strength: number;
   seed?: string;
   steps?: number;
@@ -36,7 +42,9 @@ const strength = fromValidator((text: string) => {
 function addImg2ImgOptions(command: Command, defaultStrength: number): Command {
   return addEngineOptions(
     command
-      .requiredOption('--from <image.png>', 'an image reprompt made (its PNG "parameters" text gives the prompt and settings)')
+      .option('--from <image.png>', 'an image reprompt made (its PNG "parameters" text gives the prompt and settings)')
+      .option('--job <n>', "or: job N's image from the bot's database", integer({ min: 1 }))
+      .option('--db <file>', 'the bot’s job database (for --job; default: the bot’s DB_PATH default)', defaultDbPath())
       .option('--strength <s>', 'how much to redraw, 0 (nothing) to 1 (everything)', strength, defaultStrength)
       .option('--seed <n>', 'noise seed (default: random, printed)', fromValidator(normalizeSeed))
       .option('--steps <n>', "sampling steps (default: the image's)", integer({ min: 1 }))
@@ -59,24 +67,44 @@ export function registerUpscale(program: Command): void {
   );
 }
 
-/** The source file and the parameters it records; UserError naming the file when either cannot be read. */
-function readSource(file: string): { image: Uint8Array; params: ImagineParams } {
-  let image: Uint8Array;
+/** The source image (--from or --job) and the parameters it records; a UserError naming what cannot be read. */
+function readSource(options: Img2ImgCliOptions): { image: Uint8Array; params: ImagineParams; name: string } {
+  if ((options.from === undefined) === (options.job === undefined)) throw new UserError('bad_input', 'Give the image with either --from IMAGE.png or --job N.');
+  const name = options.from ?? `job-${options.job}`;
+  const image = options.from !== undefined ? readImageFile(options.from) : readJobImage(options.job!, options.db);
+  const text = readPngText(image).parameters;
+  if (text === undefined) {
+    throw new UserError('bad_input', `${name} has no "parameters" text: vary and upscale need an image reprompt made (its prompt and settings).`);
+  }
+  const { model: _model, extra: _extra, ...params } = parseParameters(text);
+  return { image, params, name };
+}
+
+function readImageFile(file: string): Uint8Array {
   try {
-    image = readFileSync(file);
+    return readFileSync(file);
   } catch (e) {
     throw new UserError('bad_input', `Cannot read ${file} (${errorMessage(e)}).`);
   }
-  const text = readPngText(image).parameters;
-  if (text === undefined) {
-    throw new UserError('bad_input', `${file} has no "parameters" text: vary and upscale need an image reprompt made (its prompt and settings).`);
+}
+
+/** The PNG the bot kept of job N (its database is opened only when it exists: nothing is created here). */
+function readJobImage(jobId: number, db: string): Uint8Array {
+  if (!existsSync(db)) throw new UserError('bad_input', `There is no bot database at ${db}: give the bot's DB_PATH with --db.`);
+  const store = new JobStore(db);
+  try {
+    const job = store.get(jobId);
+    if (!job) throw new UserError('bad_input', `${db} has no job #${jobId}.`);
+    const png = store.image(jobId);
+    if (!png) throw new UserError('bad_input', `Job #${jobId} has no kept image (${job.status === 'done' ? 'it finished before the bot kept images' : `it is ${job.status}`}).`);
+    return png;
+  } finally {
+    store.close();
   }
-  const { model: _model, extra: _extra, ...params } = parseParameters(text);
-  return { image, params };
 }
 
 async function run(action: 'vary' | 'upscale', options: Img2ImgCliOptions): Promise<void> {
-  const source = readSource(options.from);
+  const source = readSource(options);
   const size = action === 'upscale' ? upscaleSize(source.params.width, source.params.height) : source.params;
   const params: ImagineParams = {
     ...source.params,
@@ -96,7 +124,7 @@ async function run(action: 'vary' | 'upscale', options: Img2ImgCliOptions): Prom
     bar.clear();
     await engine.close();
   }
-  const out = options.out ?? `${basename(options.from, extname(options.from))}-${action}-${params.seed}.png`;
+  const out = options.out ?? `${basename(source.name, extname(source.name))}-${action}-${params.seed}.png`;
   writeOutputFile(out, result.image.png);
   const { seed, sampler, width, height } = result.params;
   process.stdout.write(

@@ -15,7 +15,7 @@
  */
 import { deserialize, serialize } from 'node:v8';
 import type { ErrorValue } from '../../engine/errors.js';
-import type { ImagineJob, ImagineResult } from '../../engine/jobs.js';
+import type { ImagineGridJob, ImagineGridResult, ImagineJob, ImagineResult, Img2ImgJob, Img2ImgResult } from '../../engine/jobs.js';
 import type { SamplerName } from '../../engine/schedulers/scheduler.js';
 import type { Trajectory } from '../../engine/trajectory.js';
 import type { EditJob, EditResult } from '../../p2p/jobs.js';
@@ -30,8 +30,19 @@ export const RESULT_TTL_S = 24 * 60 * 60;
 export const ANNOUNCE_EVERY_MS = 1_000;
 export const ANNOUNCE_TTL_MS = 4_000;
 
-export type RemoteJob = ImagineJob | EditJob;
-export type RemoteResult = ImagineResult | EditResult;
+/** What the bot hands to a worker. */
+export type EngineJob = ImagineJob | EditJob | Img2ImgJob | ImagineGridJob;
+/** An engine job as BullMQ carries it (JSON): an image-to-image job's source image is base64. */
+export type RemoteJob = ImagineJob | EditJob | ImagineGridJob | (Omit<Img2ImgJob, 'image'> & { image: string });
+export type RemoteResult = ImagineResult | EditResult | Img2ImgResult | ImagineGridResult;
+
+export function toRemoteJob(job: EngineJob): RemoteJob {
+  return job.kind === 'img2img' ? { ...job, image: Buffer.from(job.image).toString('base64') } : job;
+}
+
+export function fromRemoteJob(job: RemoteJob): EngineJob {
+  return job.kind === 'img2img' ? { ...job, image: new Uint8Array(Buffer.from(job.image, 'base64')) } : job;
+}
 
 /** BullMQ job data: the job and the model it needs. */
 export interface RemoteJobData {

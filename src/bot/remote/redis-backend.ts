@@ -16,7 +16,7 @@ import type { StepProgress } from '../../engine/jobs.js';
 import { SAMPLER_NAMES } from '../../engine/schedulers/scheduler.js';
 import type { Trajectory } from '../../engine/trajectory.js';
 import type { EditJob, EditResult } from '../../p2p/jobs.js';
-import type { ImagineJob, ImagineResult } from '../../engine/jobs.js';
+import type { ImagineGridJob, ImagineGridResult, ImagineJob, ImagineResult, Img2ImgJob, Img2ImgResult } from '../../engine/jobs.js';
 import type { BackendInfo, BackendLimits, ImageBackend, RunOptions } from '../backend.js';
 import { engineLimits } from '../engine-backend.js';
 import type { Logger } from '../log.js';
@@ -29,7 +29,8 @@ import {
   REDIS_PREFIX,
   RESULT_TTL_S,
   remoteJobId,
-  type RemoteJob,
+  toRemoteJob,
+  type EngineJob,
   type RemoteJobData,
   type RemoteOutcome,
   type RemoteResult,
@@ -132,6 +133,14 @@ export class RedisBackend implements ImageBackend {
     return this.run(job, opts) as Promise<EditResult>;
   }
 
+  img2img(job: Img2ImgJob, opts: RunOptions): Promise<Img2ImgResult> {
+    return this.run(job, opts) as Promise<Img2ImgResult>;
+  }
+
+  imagineGrid(job: ImagineGridJob, opts: RunOptions): Promise<ImagineGridResult> {
+    return this.run(job, opts) as Promise<ImagineGridResult>;
+  }
+
   /**
    * Disconnects. Jobs still in flight are left unsettled on purpose: they go on on their workers, the database
    * still says they run, and the next start of the bot collects their results (JobService.resumeUnfinished hands
@@ -187,14 +196,14 @@ export class RedisBackend implements ImageBackend {
     }
   }
 
-  private run(job: RemoteJob, opts: RunOptions): Promise<RemoteResult> {
+  private run(job: EngineJob, opts: RunOptions): Promise<RemoteResult> {
     if (opts.signal.aborted) return Promise.reject(new UserError('cancelled', 'The job was cancelled.'));
     const jobId = remoteJobId(`${this.o.namespace}-${opts.jobKey ?? randomUUID()}`);
     return new Promise<RemoteResult>((resolve, reject) => {
       const onAbort = (): void => void this.cancel(entry);
       const entry: InFlight = {
         jobId,
-        data: { job: withoutTrajectory(job), model: this.o.model, enqueuedAt: Date.now() },
+        data: { job: toRemoteJob(withoutTrajectory(job)), model: this.o.model, enqueuedAt: Date.now() },
         trajectory: job.kind === 'edit' ? job.sourceTrajectory : undefined,
         onProgress: opts.onProgress,
         resolve: (result) => {
@@ -292,7 +301,7 @@ export class RedisBackend implements ImageBackend {
 }
 
 /** The job as BullMQ's JSON job data can hold it: an edit's Float32Array trajectory travels under its own key. */
-function withoutTrajectory(job: RemoteJob): RemoteJob {
+function withoutTrajectory(job: EngineJob): EngineJob {
   if (job.kind !== 'edit' || !job.sourceTrajectory) return job;
   const { sourceTrajectory: _binary, ...rest } = job;
   return rest;

@@ -26,6 +26,7 @@ import {
   cancelledKey,
   decodeTrajectory,
   encodeResult,
+  fromRemoteJob,
   queueNameFor,
   REDIS_PREFIX,
   RESULT_TTL_S,
@@ -108,7 +109,7 @@ export async function startRemoteWorker(o: RemoteWorkerOptions): Promise<RemoteW
       const startedAt = Date.now();
       o.log.info(`started ${jobId} (${job.data.job.kind}, attempt ${job.attemptsStarted})`);
       const onProgress = (progress: StepProgress): void => void job.updateProgress({ ...progress }).catch(() => {});
-      const result = await engine.run<RemoteResult>(await withTrajectory(job.data), { signal, onProgress });
+      const result = await engine.run<RemoteResult>(fromRemoteJob(await withTrajectory(job.data)), { signal, onProgress });
       const key = resultKey(jobId);
       await redis.set(key, encodeResult(result), 'EX', RESULT_TTL_S);
       o.log.info(`finished ${jobId}`);
