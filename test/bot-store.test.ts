@@ -21,14 +21,14 @@ describe('JobStore', () => {
   test('creates the schema at its latest version in WAL mode, and reopening does not migrate again', () => {
     const path = tempDbPath();
     const store = new JobStore(path);
-    expect(store.schemaVersion).toBe(2);
+    expect(store.schemaVersion).toBe(3);
     store.create(job());
     store.close();
     const db = new Database(path);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     db.close();
     const reopened = new JobStore(path);
-    expect(reopened.schemaVersion).toBe(2);
+    expect(reopened.schemaVersion).toBe(3);
     expect(reopened.get(1)?.request).toEqual({ kind: 'imagine', params });
     reopened.close();
   });
@@ -39,11 +39,11 @@ describe('JobStore', () => {
     store.create(job());
     store.close();
     const db = new Database(path);
-    db.exec('DROP TABLE trajectories');
+    db.exec('DROP TABLE trajectories; DROP TABLE images');
     db.pragma('user_version = 1');
     db.close();
     const migrated = new JobStore(path);
-    expect(migrated.schemaVersion).toBe(2);
+    expect(migrated.schemaVersion).toBe(3);
     expect(migrated.get(1)?.request).toEqual({ kind: 'imagine', params });
     expect(migrated.trajectoryStats()).toEqual({ entries: 0, bytes: 0 });
     migrated.close();

@@ -136,9 +136,9 @@ describe('the store before Vary / Upscale', () => {
     const path = tempDbPath();
     const store = new JobStore(path);
     store.close();
-    // Roll the file back to schema 1 as shipped: its jobs table refuses kind 'img2img'.
+    // Roll the file back to schema 1 as shipped (before source trajectories and kept images).
     const db = new Database(path);
-    db.exec(`DROP TABLE images; PRAGMA user_version = 1;`);
+    db.exec(`DROP TABLE images; DROP TABLE trajectories; PRAGMA user_version = 1;`);
     const params = JSON.stringify({ kind: 'imagine', params: { ...fox, negativePrompt: '', guidance: 7.5 } });
     const insert = db.prepare(`INSERT INTO jobs (kind, request, origin, parent_id, user_id, user_name, channel_id, status, created_at) VALUES ('imagine', ?, ?, ?, 'u', 'u', 'c', 'done', 1)`);
     insert.run(params, 'imagine', null);
@@ -146,7 +146,7 @@ describe('the store before Vary / Upscale', () => {
     db.close();
 
     const migrated = new JobStore(path);
-    expect(migrated.schemaVersion).toBe(2);
+    expect(migrated.schemaVersion).toBe(3);
     expect(migrated.get(2)).toMatchObject({ origin: 'reroll', parentId: 1, status: 'done' });
     const vary = migrated.create({
       request: { kind: 'img2img', params: { ...fox, negativePrompt: '', guidance: 7.5 }, strength: 0.7, sourceJobId: 2 },
