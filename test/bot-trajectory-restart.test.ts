@@ -10,7 +10,8 @@ import type { BackendLimits, ImageBackend, RunOptions } from '../src/bot/backend
 import { silentLogger } from '../src/bot/log.js';
 import { JobStore } from '../src/bot/store.js';
 import { trajectoryKey } from '../src/bot/trajectories.js';
-import type { ImagineJob, ImagineResult } from '../src/engine/jobs.js';
+import { invertPhoto } from '../src/engine/inversion.js';
+import type { ImagineJob, ImagineResult, InvertJob, InvertResult } from '../src/engine/jobs.js';
 import type { StableDiffusionPipeline } from '../src/engine/pipeline.js';
 import { SAMPLER_NAMES } from '../src/engine/schedulers/scheduler.js';
 import type { Trajectory } from '../src/engine/trajectory.js';
@@ -25,6 +26,7 @@ class PipelineBackend implements ImageBackend {
   readonly limits: BackendLimits = { maxSteps: 50, maxSize: 512, minSize: 64, sizeMultiple: 8, guidance: { min: -50, max: 50 }, samplers: SAMPLER_NAMES };
   readonly info = { model: 'tiny-sd15', provider: 'cpu', defaultSampler: 'pndm' as const };
   readonly edits: EditJob[] = [];
+  readonly inversions: InvertJob[] = [];
 
   constructor(
     private readonly pipeline: StableDiffusionPipeline,
@@ -38,6 +40,11 @@ class PipelineBackend implements ImageBackend {
   edit(job: EditJob, opts: RunOptions): Promise<EditResult> {
     this.edits.push(job);
     return runEdit({ pipeline: this.pipeline, meta: this.meta, onProgress: opts.onProgress, shouldCancel: () => opts.signal.aborted }, job);
+  }
+
+  invert(job: InvertJob, opts: RunOptions): Promise<InvertResult> {
+    this.inversions.push(job);
+    return invertPhoto(this.pipeline, job, { onProgress: opts.onProgress, shouldCancel: () => opts.signal.aborted });
   }
 
   async close(): Promise<void> {}

@@ -2,7 +2,7 @@
  * The image engine as the bot sees it. The real implementation (./engine-backend.ts) runs the engine in a
  * worker thread; tests use an in-process fake. Nothing on this side of the port touches ONNX Runtime.
  */
-import type { ImagineJob, ImagineResult, StepProgress } from '../engine/jobs.js';
+import type { ImagineJob, ImagineResult, InvertJob, InvertResult, StepProgress } from '../engine/jobs.js';
 import type { PreviewOptions } from '../engine/preview.js';
 import type { SamplerName } from '../engine/schedulers/scheduler.js';
 import type { EditJob, EditResult } from '../p2p/jobs.js';
@@ -52,5 +52,7 @@ export interface ImageBackend {
   watchCapacity?(listener: (engines: number) => void): () => void;
   imagine(job: ImagineJob, opts: RunOptions): Promise<ImagineResult>;
   edit(job: EditJob, opts: RunOptions): Promise<EditResult>;
+  /** A user's picture → its DDIM inversion (the source trajectory of its edits). */
+  invert(job: InvertJob, opts: RunOptions): Promise<InvertResult>;
   close(): Promise<void>;
 }

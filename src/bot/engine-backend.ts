@@ -2,7 +2,7 @@
  * The real ImageBackend: the engine's worker thread (EngineWorker) running the application's handler module
  * (generation plus Prompt-to-Prompt on the attention-patched UNet). ONNX Runtime lives in that thread only.
  */
-import type { ImagineJob, ImagineResult } from '../engine/jobs.js';
+import type { ImagineJob, ImagineResult, InvertJob, InvertResult } from '../engine/jobs.js';
 import { SIZE_RANGE, STEPS_RANGE } from '../engine/limits.js';
 import { SAMPLER_NAMES } from '../engine/schedulers/scheduler.js';
 import type { WarmUpOptions } from '../engine/pipeline.js';
@@ -72,6 +72,10 @@ class EngineBackend implements ImageBackend {
 
   edit(job: EditJob, opts: RunOptions): Promise<EditResult> {
     return this.worker.run<EditResult>(withPreview(job, opts), opts);
+  }
+
+  invert(job: InvertJob, opts: RunOptions): Promise<InvertResult> {
+    return this.worker.run<InvertResult>(job, opts);
   }
 
   close(): Promise<void> {

@@ -11,7 +11,7 @@ import { errorMessage, UserError } from '../engine/errors.js';
 import { checkInversion } from '../engine/inversion.js';
 import type { InvertJob, InvertResult } from '../engine/jobs.js';
 import { checkPhoto, photoOutputSize } from '../engine/photo.js';
-import { checkPhotoEdit, photoEditJob, PHOTO_SAMPLER, type PhotoEditRequest } from '../p2p/photo-edit.js';
+import { checkPhotoEdit, photoEditJob, photoEditParams, photoId, photoInvertJob, PHOTO_SAMPLER, type PhotoEditRequest } from '../p2p/photo-edit.js';
 import { parseEdit } from '../p2p/edit/language.js';
 import type { EditJob, EditParams, EditResult, StepWindow } from '../p2p/jobs.js';
 import { addEngineOptions, startEngine } from './engine-options.js';
@@ -149,7 +149,8 @@ export type PhotoEditOptions = Omit<EditOptions, 'width' | 'height'> & { image: 
 
 export interface PreparedPhotoEdit {
   invert: InvertJob;
-  request: PhotoEditRequest;
+  /** The edit's params: the photo's source (its description, DDIM, its size). */
+  params: EditParams;
   /** The edit job's output requests (the params come with the inversion: the photo's size). */
   outputs: Omit<EditJob, 'kind' | 'params'>;
   out: string;
@@ -178,19 +179,19 @@ export async function preparePhotoEdit(options: PhotoEditOptions): Promise<Prepa
   const size = photoOutputSize(await checkPhoto(image), { width: options.width, height: options.height });
   checkInversion(request.description, request.steps);
   const out = options.out ?? outputFile(`${basename(options.image, extname(options.image))}-edit.png`);
-  const invert: InvertJob = { kind: 'invert', image, prompt: request.description, steps: request.steps, width: size.width, height: size.height };
-  return { invert, request, outputs: outputRequests(options), out };
+  const params = photoEditParams(request, { id: photoId(image), ...size });
+  return { invert: photoInvertJob(params, image), params, outputs: outputRequests(options), out };
 }
 
 async function editPhoto(options: PhotoEditOptions): Promise<void> {
-  const { invert, request, outputs, out } = await preparePhotoEdit(options);
+  const { invert, params, outputs, out } = await preparePhotoEdit(options);
   const engine = await startEngine(options);
   const bar = new ProgressBar(process.stderr);
   let inverted: InvertResult;
   let result: EditResult;
   try {
     inverted = await engine.run<InvertResult>(invert, { onProgress: (progress) => bar.update(progress) });
-    const job = photoEditJob(request, inverted, outputs);
+    const job = photoEditJob(params, inverted, outputs);
     result = await engine.run<EditResult>(job, { onProgress: (progress) => (bar.update(progress), writePreview(options.previewOut, progress)) });
   } finally {
     bar.clear();

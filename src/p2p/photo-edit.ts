@@ -4,8 +4,9 @@
  * rows, the source row ends on the photo's VAE round trip). The description is the edit's source prompt; the run
  * is DDIM's, whose timesteps the inversion walked. The CLI and the bot build their jobs here.
  */
+import { createHash } from 'node:crypto';
 import { UserError } from '../engine/errors.js';
-import type { ImagineParams, InvertResult } from '../engine/jobs.js';
+import type { ImagineParams, InvertJob, InvertResult } from '../engine/jobs.js';
 import type { SamplerName } from '../engine/schedulers/scheduler.js';
 import { parseEdit } from './edit/language.js';
 import type { EditJob, EditParams } from './jobs.js';
@@ -13,8 +14,19 @@ import type { EditJob, EditParams } from './jobs.js';
 /** The sampler of every photo edit: the inversion follows DDIM's deterministic steps backwards. */
 export const PHOTO_SAMPLER: SamplerName = 'ddim';
 
-/** The seed of a photo's source: unused (DDIM with eta 0 draws no noise; every row starts from the trajectory). */
-const PHOTO_SEED = '0';
+/** The id of a picture: the SHA-256 of its bytes, in hex. */
+export function photoId(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/**
+ * The seed of a picture's source parameters: its id's first 64 bits. DDIM (eta 0) draws no noise from it and every
+ * row starts from the trajectory, so it changes nothing in the image; it keeps the sources of two pictures with
+ * the same description apart wherever a source is keyed by its parameters (the attention store's hot cache).
+ */
+export function photoSeed(id: string): string {
+  return BigInt(`0x${id.slice(0, 16)}`).toString();
+}
 
 /** Throws UserError unless `sampler` is absent or DDIM (cheap: call it before anything is loaded or queued). */
 export function checkPhotoSampler(sampler: SamplerName | undefined): void {
@@ -49,23 +61,32 @@ export function checkPhotoEdit(request: PhotoEditRequest): void {
   parseEdit({ source: request.description, edit: request.edit, weights: request.weights, blend: request.blend });
 }
 
-/** The source parameters of a photo of `width`×`height` pixels (as preprocessed) described by `request`. */
-export function photoSource(request: PhotoEditRequest, size: { width: number; height: number }): ImagineParams {
+/** A picture as the edit sees it: its id (photoId) and its size as preprocessed. */
+export interface PhotoRef {
+  id: string;
+  width: number;
+  height: number;
+}
+
+/** The source parameters of the picture `photo` described by `request`. */
+export function photoSource(request: PhotoEditRequest, photo: PhotoRef): ImagineParams {
   const { description, negativePrompt, steps, guidance } = request;
-  return { prompt: description, negativePrompt, seed: PHOTO_SEED, steps, guidance, width: size.width, height: size.height, sampler: PHOTO_SAMPLER };
+  return { prompt: description, negativePrompt, seed: photoSeed(photo.id), steps, guidance, width: photo.width, height: photo.height, sampler: PHOTO_SAMPLER };
 }
 
 /** The edit params of a photo edit (without the trajectory: the job carries that). */
-export function photoEditParams(request: PhotoEditRequest, size: { width: number; height: number }): EditParams {
+export function photoEditParams(request: PhotoEditRequest, photo: PhotoRef): EditParams {
   const { description: _d, negativePrompt: _n, steps: _s, sampler: _sampler, ...edit } = request;
-  return { ...edit, source: photoSource(request, size), guidance: request.guidance };
+  return { ...edit, source: photoSource(request, photo), guidance: request.guidance, photo: photo.id };
 }
 
-/** The edit job that replays the photo's inversion as its source. */
-export function photoEditJob(
-  request: PhotoEditRequest,
-  inverted: Pick<InvertResult, 'trajectory' | 'photo'>,
-  extra: Omit<EditJob, 'kind' | 'params' | 'sourceTrajectory'> = {},
-): EditJob {
-  return { kind: 'edit', ...extra, params: photoEditParams(request, inverted.photo), sourceTrajectory: inverted.trajectory };
+/** The `invert` job of an edit of a picture (its params from photoEditParams): the picture at the source's size. */
+export function photoInvertJob(params: EditParams, image: Uint8Array): InvertJob {
+  const { prompt, steps, width, height } = params.source;
+  return { kind: 'invert', image, prompt, steps, width, height };
+}
+
+/** The edit job that replays the picture's inversion as its source. */
+export function photoEditJob(params: EditParams, inverted: Pick<InvertResult, 'trajectory'>, extra: Omit<EditJob, 'kind' | 'params' | 'sourceTrajectory'> = {}): EditJob {
+  return { kind: 'edit', ...extra, params, sourceTrajectory: inverted.trajectory };
 }

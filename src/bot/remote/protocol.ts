@@ -10,12 +10,13 @@
  * - `<prefix>:trajectory:<jobId>`      an edit's source trajectory (v8-serialised float32, up to a few MB), with a TTL;
  *                                      the job data names the key instead of carrying the array (BullMQ stores job
  *                                      data as JSON). The bot deletes it when the job is settled.
+ * - `<prefix>:image:<jobId>`           an invert job's picture (the file's bytes), the same way.
  * - `<prefix>:cancel` (channel)        a job id to stop; `<prefix>:cancelled:<jobId>` marks it for a worker that
  *                                      has not started it yet.
  */
 import { deserialize, serialize } from 'node:v8';
 import type { ErrorValue } from '../../engine/errors.js';
-import type { ImagineJob, ImagineResult } from '../../engine/jobs.js';
+import type { ImagineJob, ImagineResult, InvertJob, InvertResult } from '../../engine/jobs.js';
 import type { SamplerName } from '../../engine/schedulers/scheduler.js';
 import type { Trajectory } from '../../engine/trajectory.js';
 import type { EditJob, EditResult } from '../../p2p/jobs.js';
@@ -30,14 +31,17 @@ export const RESULT_TTL_S = 24 * 60 * 60;
 export const ANNOUNCE_EVERY_MS = 1_000;
 export const ANNOUNCE_TTL_MS = 4_000;
 
-export type RemoteJob = ImagineJob | EditJob;
-export type RemoteResult = ImagineResult | EditResult;
+export type RemoteJob = ImagineJob | EditJob | InvertJob;
+export type RemoteResult = ImagineResult | EditResult | InvertResult;
+/** A job as BullMQ's JSON job data holds it: without its binary part (an edit's trajectory, an invert's picture). */
+export type RemoteJobBody = ImagineJob | EditJob | Omit<InvertJob, 'image'>;
 
 /** BullMQ job data: the job and the model it needs. */
 export interface RemoteJobData {
-  /** The job without its binary source trajectory, which travels under `trajectoryKey`. */
-  job: RemoteJob;
+  /** The job without its binary source trajectory, which travels under `trajectoryKey` (an invert's picture: `imageKey`). */
+  job: RemoteJobBody;
   trajectoryKey?: string;
+  imageKey?: string;
   model: string;
   /** When the bot handed it to BullMQ (ms since the epoch), for the latency figures. */
   enqueuedAt: number;
@@ -74,6 +78,7 @@ export const announcementKey = (model: string, name: string): string => `${REDIS
 export const announcementPattern = (model: string): string => `${REDIS_PREFIX}:worker:${encodeURIComponent(model)}:*`;
 export const resultKey = (jobId: string): string => `${REDIS_PREFIX}:result:${jobId}`;
 export const trajectoryKey = (jobId: string): string => `${REDIS_PREFIX}:trajectory:${jobId}`;
+export const imageKey = (jobId: string): string => `${REDIS_PREFIX}:image:${jobId}`;
 export const cancelledKey = (jobId: string): string => `${REDIS_PREFIX}:cancelled:${jobId}`;
 
 /** Structured-clone bytes (what postMessage would carry): typed arrays stay binary, no base64. */

@@ -16,7 +16,7 @@ import type { StepProgress } from '../../engine/jobs.js';
 import { SAMPLER_NAMES } from '../../engine/schedulers/scheduler.js';
 import type { Trajectory } from '../../engine/trajectory.js';
 import type { EditJob, EditResult } from '../../p2p/jobs.js';
-import type { ImagineJob, ImagineResult } from '../../engine/jobs.js';
+import type { ImagineJob, ImagineResult, InvertJob, InvertResult } from '../../engine/jobs.js';
 import type { BackendInfo, BackendLimits, ImageBackend, RunOptions } from '../backend.js';
 import { engineLimits } from '../engine-backend.js';
 import type { Logger } from '../log.js';
@@ -30,10 +30,12 @@ import {
   RESULT_TTL_S,
   remoteJobId,
   type RemoteJob,
+  type RemoteJobBody,
   type RemoteJobData,
   type RemoteOutcome,
   type RemoteResult,
   trajectoryKey,
+  imageKey,
   encodeTrajectory,
   type WorkerAnnouncement,
 } from './protocol.js';
@@ -71,6 +73,8 @@ interface InFlight {
   data: RemoteJobData;
   /** An edit's source trajectory: stored under its own binary key at each hand-over, not in the job data. */
   trajectory?: Trajectory;
+  /** An invert job's picture, the same way. */
+  image?: Uint8Array;
   onProgress(progress: StepProgress): void;
   resolve(result: RemoteResult): void;
   reject(error: UserError): void;
@@ -130,6 +134,10 @@ export class RedisBackend implements ImageBackend {
 
   edit(job: EditJob, opts: RunOptions): Promise<EditResult> {
     return this.run(job, opts) as Promise<EditResult>;
+  }
+
+  invert(job: InvertJob, opts: RunOptions): Promise<InvertResult> {
+    return this.run(job, opts) as Promise<InvertResult>;
   }
 
   /**
@@ -196,6 +204,7 @@ export class RedisBackend implements ImageBackend {
         jobId,
         data: { job: withoutTrajectory(job), model: this.o.model, enqueuedAt: Date.now() },
         trajectory: job.kind === 'edit' ? job.sourceTrajectory : undefined,
+        image: job.kind === 'invert' ? job.image : undefined,
         onProgress: opts.onProgress,
         resolve: (result) => {
           opts.signal.removeEventListener('abort', onAbort);
@@ -221,6 +230,11 @@ export class RedisBackend implements ImageBackend {
       const key = trajectoryKey(entry.jobId);
       await this.redis.set(key, encodeTrajectory(entry.trajectory), 'EX', RESULT_TTL_S);
       entry.data.trajectoryKey = key;
+    }
+    if (entry.image) {
+      const key = imageKey(entry.jobId);
+      await this.redis.set(key, Buffer.from(entry.image.buffer, entry.image.byteOffset, entry.image.byteLength), 'EX', RESULT_TTL_S);
+      entry.data.imageKey = key;
     }
     await this.queue.add(entry.data.job.kind, entry.data, {
       jobId: entry.jobId,
@@ -272,6 +286,7 @@ export class RedisBackend implements ImageBackend {
     this.inFlight.delete(entry.jobId);
     settle();
     if (entry.data.trajectoryKey) this.redis.del(entry.data.trajectoryKey).catch(() => 0);
+    if (entry.data.imageKey) this.redis.del(entry.data.imageKey).catch(() => 0);
     this.queue.remove(entry.jobId).catch((e: unknown) => this.o.log.warn(`could not remove job ${entry.jobId} from Redis`, errorMessage(e)));
   }
 
@@ -291,8 +306,12 @@ export class RedisBackend implements ImageBackend {
   }
 }
 
-/** The job as BullMQ's JSON job data can hold it: an edit's Float32Array trajectory travels under its own key. */
-function withoutTrajectory(job: RemoteJob): RemoteJob {
+/** The job as BullMQ's JSON job data can hold it: an edit's Float32Array trajectory (an invert's picture) travels under its own key. */
+function withoutTrajectory(job: RemoteJob): RemoteJobBody {
+  if (job.kind === 'invert') {
+    const { image: _bytes, ...body } = job;
+    return body;
+  }
   if (job.kind !== 'edit' || !job.sourceTrajectory) return job;
   const { sourceTrajectory: _binary, ...rest } = job;
   return rest;

@@ -93,6 +93,11 @@ export async function startRemoteWorker(o: RemoteWorkerOptions): Promise<RemoteW
 
   /** The job with its source trajectory back in place; an expired key only costs the source branch (4 rows). */
   const withTrajectory = async (data: RemoteJobData): Promise<RemoteJob> => {
+    if (data.job.kind === 'invert') {
+      const image = data.imageKey === undefined ? null : await redis.getBuffer(data.imageKey);
+      if (!image) throw new UserError('bad_input', 'The picture of this job is no longer in Redis: send it again.');
+      return { ...data.job, image: new Uint8Array(image) };
+    }
     if (data.job.kind !== 'edit' || data.trajectoryKey === undefined) return data.job;
     const bytes = await redis.getBuffer(data.trajectoryKey);
     return bytes ? { ...data.job, sourceTrajectory: decodeTrajectory(bytes) } : data.job;
