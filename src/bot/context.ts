@@ -17,5 +17,7 @@ export interface BotContext {
   backend: BackendInfo;
   /** Plain replies to bot images edit them (the operator enabled the message-content intent). */
   messageContent: boolean;
+  /** Largest picture file taken for an edit of a user's picture (./photos.ts). */
+  photoMaxBytes: number;
   log: Logger;
 }

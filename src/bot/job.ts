@@ -9,8 +9,8 @@ export type JobRequest = ImagineJob | EditJob;
 
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 
-/** What created the job: a command, or the button pressed under its parent (./actions.ts). */
-export type JobOrigin = 'imagine' | 'edit' | JobAction;
+/** What created the job: a command (`photo-edit`: an edit of a user's picture), or the button pressed under its parent (./actions.ts). */
+export type JobOrigin = 'imagine' | 'edit' | 'photo-edit' | JobAction;
 
 /** What the engine reported, minus the images (those live in the Discord message). */
 export type JobOutcome =

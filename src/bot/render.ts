@@ -101,7 +101,7 @@ export function endedMessage(job: JobRecord, view: RenderContext): RenderedMessa
   return { content: text, fields: jobFields(job, view) };
 }
 
-const originText = (origin: JobOrigin): string => (origin === 'imagine' ? '' : origin === 'edit' ? 'edit of' : (actionSpec(origin).origin ?? ''));
+const originText = (origin: JobOrigin): string => (origin === 'imagine' || origin === 'photo-edit' ? '' : origin === 'edit' ? 'edit of' : (actionSpec(origin).origin ?? ''));
 
 /** `<@user> · job #12 · reroll of #3` */
 export function headline(job: JobRecord): string {

@@ -6,7 +6,8 @@
  */
 import { isUserError, toErrorValue, UserError } from '../engine/errors.js';
 import type { ImagineResult, StepProgress } from '../engine/jobs.js';
-import type { EditResult } from '../p2p/jobs.js';
+import type { EditJob, EditResult } from '../p2p/jobs.js';
+import { photoEditJob, photoInvertJob } from '../p2p/photo-edit.js';
 import type { BackendLimits, ImageBackend, RunOptions } from './backend.js';
 import type { JobOrigin, JobOutcome, JobRecord, JobRequest } from './job.js';
 import { isFinished } from './job.js';
@@ -260,7 +261,7 @@ export class JobService {
       const result =
         job.request.kind === 'imagine'
           ? await this.o.backend.imagine(this.trajectories.imagineJob(job.request), options)
-          : await this.o.backend.edit(this.trajectories.editJob(job.request), options);
+          : await this.o.backend.edit(await this.withInversion(this.trajectories.editJob(job.request), options), options);
       this.trajectories.keep(job.request, result);
       const done: JobRecord = { ...job, status: 'done', outcome: outcomeOf(result) };
       await this.deliver(done, await resultMessage(done, result, { uploadLimitBytes: this.o.uploadLimitBytes, view: this.view }));
@@ -274,6 +275,20 @@ export class JobService {
     } finally {
       this.forget(id);
     }
+  }
+
+  /**
+   * An edit of a user's picture whose inversion is not kept (its first edit, or evicted since): the picture is
+   * inverted first, in the same job, and the inversion kept for its re-edits.
+   */
+  private async withInversion(job: EditJob, options: RunOptions): Promise<EditJob> {
+    const { photo } = job.params;
+    if (photo === undefined || job.sourceTrajectory) return job;
+    const stored = this.o.store.getPhoto(photo);
+    if (!stored) throw new UserError('not_found', 'The picture this edit starts from is no longer stored: send it again with /edit photo:.');
+    const inverted = await this.o.backend.invert(photoInvertJob(job.params, stored.png), options);
+    this.trajectories.keepInversion(job.params, inverted.trajectory);
+    return photoEditJob(job.params, inverted, job);
   }
 
   /** Edits the job's message into its final form; when that fails (deleted, too old) posts a new message. */
