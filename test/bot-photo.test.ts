@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingAttachment } from '../src/bot/port/index.js';
 import { sourceKey } from '../src/bot/trajectories.js';
 import type { EditJob } from '../src/p2p/jobs.js';
-import { FakeBackend, press, RecordingSink, slash, testBot, testSettings } from './bot-fakes.js';
+import { FakeBackend, interaction, press, RecordingSink, slash, testBot, testSettings } from './bot-fakes.js';
 import { referencePath } from './helpers.js';
 
 /** name → [content type, bytes]; every request is recorded. */
@@ -166,5 +166,30 @@ describe('/edit photo:', () => {
     await bot.router.handle(ix);
     expect(ix.lastText).toMatch(/description describes an attached picture/);
   });
-});
 
+  test('"Edit with prompt" on anyone’s message with a picture asks for its description, then edits the picture', async () => {
+    const bot = testBot();
+    const target = { channelId: 'c1', messageId: '777' };
+    const menu = interaction<'message-menu'>({ kind: 'message-menu', command: 'Edit with prompt', target, targetAttachments: [attachment('notes.txt'), attachment('house.png')] });
+    await bot.router.handle(menu);
+    expect(menu.calls.map((c) => c.op)).toEqual(['showModal']);
+    const modal = menu.calls[0].modal!;
+    expect(modal.customId).toMatch(/^photo-modal:\d+$/);
+    expect(modal.fields.map((f) => f.id)).toEqual(['description', 'edit', 'cross', 'self', 'blend']);
+
+    const submit = interaction<'modal'>({ kind: 'modal', customId: modal.customId, fields: { description: HOUSE, edit: 'house→castle', cross: '0.6', self: '', blend: '' } });
+    await bot.router.handle(submit);
+    expect(submit.lastText).toMatch(/^Queued as job #1 .*editing your picture \(256×192\)/);
+    await bot.jobs.idle();
+    expect(bot.backend.started.map((j) => j.kind)).toEqual(['invert', 'edit']);
+    expect((bot.backend.started[1] as EditJob).params).toMatchObject({ edit: 'house→castle', cross: 0.6, source: { prompt: HOUSE } });
+
+    // The dialog is used up; a message without a picture is refused.
+    const again = interaction<'modal'>({ kind: 'modal', customId: modal.customId, fields: { description: HOUSE, edit: 'house→barn', cross: '', self: '', blend: '' } });
+    await bot.router.handle(again);
+    expect(again.lastText).toMatch(/This dialog has expired/);
+    const bare = interaction<'message-menu'>({ kind: 'message-menu', command: 'Edit with prompt', target, targetAttachments: [attachment('notes.txt')] });
+    await bot.router.handle(bare);
+    expect(bare.lastText).toMatch(/not one of my images and has no picture attached/);
+  });
+});

@@ -8,7 +8,7 @@ import type { BotConfig } from './config.js';
 import type { BotContext } from './context.js';
 import type { Logger } from './log.js';
 import type { MessageSink } from './port/index.js';
-import { DEFAULT_PHOTO_MAX_BYTES } from './photos.js';
+import { DEFAULT_PHOTO_MAX_BYTES, PhotoDialogs } from './photos.js';
 import { Router, type BotModule } from './router.js';
 import { JobService } from './service.js';
 import { JobStore } from './store.js';
@@ -52,7 +52,7 @@ export function createBotApp(o: BotAppOptions): BotApp {
     progressIntervalMs: o.settings.progressIntervalMs,
   });
   const defaults = usableDefaults(o.settings.defaults, limits);
-  const context: BotContext = { store, jobs, sink: o.sink, limits, defaults, backend: o.backend.info, messageContent: o.messageContent, photoMaxBytes: o.photoMaxBytes ?? DEFAULT_PHOTO_MAX_BYTES, log: o.log };
+  const context: BotContext = { store, jobs, sink: o.sink, limits, defaults, backend: o.backend.info, messageContent: o.messageContent, photoMaxBytes: o.photoMaxBytes ?? DEFAULT_PHOTO_MAX_BYTES, photoDialogs: new PhotoDialogs(), log: o.log };
   const router = new Router(o.modules ?? allModules, context);
   return {
     router,

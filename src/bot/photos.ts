@@ -91,3 +91,41 @@ export async function intakePhoto(attachment: IncomingAttachment, o: PhotoIntake
   o.store.putPhoto({ id, png, width: photo.width, height: photo.height });
   return { id, width: photo.width, height: photo.height };
 }
+
+/** Whether a message's file is a picture worth offering to edit (by its type, else by its name). */
+export function isPicture(attachment: IncomingAttachment): boolean {
+  if (attachment.contentType !== undefined) return attachment.contentType.startsWith('image/');
+  return /\.(png|jpe?g|webp|gif|tiff?|avif|heic|heif)$/iu.test(attachment.name);
+}
+
+/**
+ * Pictures whose edit dialog is open: a modal's id carries a number only, so the picture the user picked waits
+ * here until the dialog is submitted (or for `ttlMs`; an expired or restarted one asks the user to pick it again).
+ */
+export class PhotoDialogs {
+  private next = 1;
+  private readonly waiting = new Map<number, { attachment: IncomingAttachment; until: number }>();
+
+  constructor(
+    private readonly ttlMs = 30 * 60_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  open(attachment: IncomingAttachment): number {
+    const time = this.now();
+    for (const [id, entry] of this.waiting) if (entry.until <= time) this.waiting.delete(id);
+    const id = this.next++;
+    this.waiting.set(id, { attachment, until: time + this.ttlMs });
+    return id;
+  }
+
+  /** The picture of dialog `id`; UserError when it is unknown or expired. */
+  take(id: number): IncomingAttachment {
+    const entry = this.waiting.get(id);
+    this.waiting.delete(id);
+    if (!entry || entry.until <= this.now()) {
+      throw new UserError('not_found', 'This dialog has expired: use “Edit with prompt” on the picture again.');
+    }
+    return entry.attachment;
+  }
+}
