@@ -32,6 +32,7 @@ export async function downloadAttachment(attachment: IncomingAttachment, maxByte
     throw new UserError('bad_input', `${what} is not a picture (${attachment.contentType}): attach a PNG, JPEG or WebP image.`);
   }
   if (attachment.size > maxBytes) throw new UserError('bad_input', `${what} is ${mib(attachment.size)}: pictures of at most ${mib(maxBytes)} are taken.`);
+  if (attachment.data) return attachment.data;
   let url: URL;
   try {
     url = new URL(attachment.url);

@@ -22,6 +22,8 @@ export interface IncomingAttachment {
   contentType?: string;
   /** Bytes, as Discord reports them. */
   size: number;
+  /** The bytes themselves when the transport has them at hand (the console reads a local file): not downloaded. */
+  data?: Uint8Array;
 }
 
 /** The answer operations. The first answer (defer, reply or showModal) must come within 3 s on Discord. */
