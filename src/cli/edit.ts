@@ -14,6 +14,7 @@ import { checkPhoto, photoOutputSize } from '../engine/photo.js';
 import { checkPhotoEdit, photoEditJob, photoEditParams, photoId, photoInvertJob, PHOTO_SAMPLER, type PhotoEditRequest } from '../p2p/photo-edit.js';
 import { parseEdit } from '../p2p/edit/language.js';
 import type { EditJob, EditParams, EditResult, StepWindow } from '../p2p/jobs.js';
+import type { EngineWorker } from '../engine/worker/engine-worker.js';
 import { addEngineOptions, startEngine } from './engine-options.js';
 import { windowFractions } from '../p2p/edit/schedule.js';
 import { addGenerationOptions, generationParams, writeOutputs, type GenerationOptions, type Prepared } from './imagine.js';
@@ -128,20 +129,31 @@ function outputRequests(options: Pick<EditOptions, 'sourceOut' | 'saveLatents' |
 
 async function edit(options: EditOptions): Promise<void> {
   const { job, out } = prepareEdit(options);
+  const result = await onEngine(options, (engine, bar) =>
+    engine.run<EditResult>(job, { onProgress: (progress) => (bar.update(progress), writePreview(options.previewOut, progress)) }),
+  );
+  writeEditOutputs(out, result, options);
+  process.stdout.write(
+    `${out}  "${result.targetPrompt}"  mode=${result.mode}  seed=${result.params.source.seed}  time=${formatSeconds(result.timings.totalMs)}\n`,
+  );
+}
+
+/** Runs `body` on a started engine with a progress bar on stderr, and closes both. */
+async function onEngine<T>(options: EditOptions | PhotoEditOptions, body: (engine: EngineWorker, bar: ProgressBar) => Promise<T>): Promise<T> {
   const engine = await startEngine(options);
   const bar = new ProgressBar(process.stderr);
-  let result: EditResult;
   try {
-    result = await engine.run<EditResult>(job, { onProgress: (progress) => (bar.update(progress), writePreview(options.previewOut, progress)) });
+    return await body(engine, bar);
   } finally {
     bar.clear();
     await engine.close();
   }
+}
+
+/** The edited image and what the output options asked for (the source image with --source-out). */
+function writeEditOutputs(out: string, result: EditResult, options: Pick<EditOptions, 'saveLatents' | 'attentionOut' | 'sourceOut'>): void {
   writeOutputs(out, result, options);
   if (options.sourceOut !== undefined && result.source) writeOutputFile(options.sourceOut, result.source.png);
-  process.stdout.write(
-    `${out}  "${result.targetPrompt}"  mode=${result.mode}  seed=${result.params.source.seed}  time=${formatSeconds(result.timings.totalMs)}\n`,
-  );
 }
 
 /** `reprompt edit --image FILE`: the options, with the size the photo's own unless given. */
@@ -185,20 +197,13 @@ export async function preparePhotoEdit(options: PhotoEditOptions): Promise<Prepa
 
 async function editPhoto(options: PhotoEditOptions): Promise<void> {
   const { invert, params, outputs, out } = await preparePhotoEdit(options);
-  const engine = await startEngine(options);
-  const bar = new ProgressBar(process.stderr);
-  let inverted: InvertResult;
-  let result: EditResult;
-  try {
-    inverted = await engine.run<InvertResult>(invert, { onProgress: (progress) => bar.update(progress) });
+  const { inverted, result } = await onEngine(options, async (engine, bar) => {
+    const inverted = await engine.run<InvertResult>(invert, { onProgress: (progress) => bar.update(progress) });
     const job = photoEditJob(params, inverted, outputs);
-    result = await engine.run<EditResult>(job, { onProgress: (progress) => (bar.update(progress), writePreview(options.previewOut, progress)) });
-  } finally {
-    bar.clear();
-    await engine.close();
-  }
-  writeOutputs(out, result, options);
-  if (options.sourceOut !== undefined && result.source) writeOutputFile(options.sourceOut, result.source.png);
+    const result = await engine.run<EditResult>(job, { onProgress: (progress) => (bar.update(progress), writePreview(options.previewOut, progress)) });
+    return { inverted, result };
+  });
+  writeEditOutputs(out, result, options);
   const { width, height } = inverted.photo;
   process.stdout.write(
     `${out}  "${result.targetPrompt}"  mode=${result.mode}  ${width}x${height}  sampler=${PHOTO_SAMPLER}  ` +
