@@ -75,7 +75,11 @@ describe('/edit photo:', () => {
     expect(edit.sourceTrajectory?.shape).toEqual([5, 4, 24, 32]);
     const job = bot.store.get(1)!;
     expect(job).toMatchObject({ origin: 'photo-edit', parentId: null, status: 'done' });
-    expect(bot.sink.messageOfJob(1).message.attachments?.length).toBeGreaterThan(0);
+    const shown = bot.sink.messageOfJob(1).message;
+    expect(shown.attachments?.length).toBeGreaterThan(0);
+    const fields = Object.fromEntries((shown.fields ?? []).map((f) => [f.name, f.value]));
+    expect(fields).toMatchObject({ 'Source → target': `${HOUSE} → a drawing of a castle under the sun`, Source: 'your picture', Sampler: 'ddim', Size: '256×192' });
+    expect(fields).not.toHaveProperty('Seed');
     // The picture and its inversion are kept: the stored request is plain JSON naming the picture.
     const params = edit.params;
     expect(job.request).toEqual({ kind: 'edit', params });
