@@ -14,6 +14,7 @@ import { sourceKey } from '../src/bot/trajectories.js';
 import type { EditJob } from '../src/p2p/jobs.js';
 import { FakeBackend, interaction, press, RecordingSink, slash, testBot, testSettings } from './bot-fakes.js';
 import { referencePath } from './helpers.js';
+import { pngHeaderOnly } from './photo-helpers.js';
 
 /** name → [content type, bytes]; every request is recorded. */
 const files = new Map<string, [string, Uint8Array]>();
@@ -25,6 +26,7 @@ beforeAll(async () => {
   files.set('house.png', ['image/png', readFileSync(referencePath('inversion/photo_256x192.png'))]);
   files.set('notes.txt', ['text/plain', Buffer.from('not a picture\n')]);
   files.set('fake.png', ['image/png', Buffer.from('not a picture either, whatever the type says\n')]);
+  files.set('huge.png', ['image/png', pngHeaderOnly(20000, 20000)]);
   files.set('dot.png', ['image/png', await sharp({ create: { width: 1, height: 1, channels: 3, background: 'red' } }).png().toBuffer()]);
   files.set('anim.gif', ['image/gif', await animatedGif()]);
   server = createServer((req, res) => {
@@ -136,6 +138,7 @@ describe('/edit photo:', () => {
     ['an address that gives no picture', () => attachment('notes.txt', { contentType: undefined }), /is not a picture \(its address gives text\/plain\)/, false],
     ['not an image (bytes)', () => attachment('fake.png'), /not an image reprompt can read/, false],
     ['a 1×1 image', () => attachment('dot.png'), /1×1 pixels, too small to edit/, false],
+    ['a 20000×20000 image (its header)', () => attachment('huge.png'), /20000×20000 pixels \(400 megapixels\), too large to open/, false],
     ['an animated GIF', () => attachment('anim.gif'), /animated or has 2 pages/, false],
     ['a file too large (as Discord reports it)', () => attachment('house.png', { size: 26 * 1024 * 1024 }), /26 MiB: pictures of at most 25 MiB/, true],
     ['an address that answers 404', () => attachment('gone.png', { contentType: 'image/png' }), /could not download “gone\.png” \(HTTP 404\)/, false],
