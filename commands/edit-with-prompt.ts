@@ -5,10 +5,12 @@
 import { ApplicationCommandType, ContextMenuCommandBuilder } from 'discord.js';
 import { UserError } from '../src/engine/errors.js';
 import { acceptEdit, findJob, pressedJob, requireImage } from '../src/bot/command-kit.js';
-import { customId, MODAL_ACTION } from '../src/bot/custom-id.js';
+import { customId, MODAL_ACTION, PHOTO_MODAL_ACTION } from '../src/bot/custom-id.js';
 import { DEFAULT_CROSS } from '../src/bot/edits.js';
 import type { JobRecord } from '../src/bot/job.js';
-import type { Modal } from '../src/bot/port/index.js';
+import type { Modal, ModalField } from '../src/bot/port/index.js';
+import { isPicture } from '../src/bot/photos.js';
+import type { EditParams } from '../src/p2p/jobs.js';
 import type { BotModule } from '../src/bot/router.js';
 import { editSettingsFrom, MAX_TEXT, requiredEditText, windowEnd } from '../src/bot/validate.js';
 
@@ -16,29 +18,42 @@ const EDIT_WITH_PROMPT = 'Edit with prompt';
 
 /** The dialog for editing job `job`'s image; an edit's current windows are pre-filled. */
 export function editModal(job: JobRecord): Modal {
-  const current = job.request.kind === 'edit' ? job.request.params : undefined;
+  return { customId: customId(MODAL_ACTION, job.id), title: `Edit image #${job.id}`, fields: editModalFields(job.request.kind === 'edit' ? job.request.params : undefined) };
+}
+
+/** The change, the two windows (pre-filled from `current`) and the blend words. */
+function editModalFields(current?: EditParams): ModalField[] {
+  return [
+    { id: 'edit', label: 'Change', style: 'short', required: true, placeholder: 'cat→dog  (or a whole new prompt)', maxLength: MAX_TEXT },
+    {
+      id: 'cross',
+      label: 'Cross window (0–1, smaller = stronger)',
+      style: 'short',
+      required: false,
+      placeholder: String(DEFAULT_CROSS),
+      ...(current?.cross !== undefined ? { value: String(windowEnd(current.cross)) } : {}),
+    },
+    {
+      id: 'self',
+      label: 'Self window (0–1, larger = same layout)',
+      style: 'short',
+      required: false,
+      placeholder: '0.4',
+      ...(current?.self !== undefined ? { value: String(windowEnd(current.self)) } : {}),
+    },
+    { id: 'blend', label: 'Only change these words (optional)', style: 'short', required: false, placeholder: 'cat, dog', maxLength: 200 },
+  ];
+}
+
+/** The dialog for editing a user's picture: what it shows (the source prompt) and the change. */
+export function photoModal(dialog: number, name: string): Modal {
+  const fields = editModalFields();
   return {
-    customId: customId(MODAL_ACTION, job.id),
-    title: `Edit image #${job.id}`,
+    customId: customId(PHOTO_MODAL_ACTION, dialog),
+    title: `Edit ${name}`.slice(0, 45),
     fields: [
-      { id: 'edit', label: 'Change', style: 'short', required: true, placeholder: 'cat→dog  (or a whole new prompt)', maxLength: MAX_TEXT },
-      {
-        id: 'cross',
-        label: 'Cross window (0–1, smaller = stronger)',
-        style: 'short',
-        required: false,
-        placeholder: String(DEFAULT_CROSS),
-        ...(current?.cross !== undefined ? { value: String(windowEnd(current.cross)) } : {}),
-      },
-      {
-        id: 'self',
-        label: 'Self window (0–1, larger = same layout)',
-        style: 'short',
-        required: false,
-        placeholder: '0.4',
-        ...(current?.self !== undefined ? { value: String(windowEnd(current.self)) } : {}),
-      },
-      { id: 'blend', label: 'Only change these words (optional)', style: 'short', required: false, placeholder: 'cat, dog', maxLength: 200 },
+      { id: 'description', label: 'What the picture shows', style: 'short', required: true, placeholder: 'a house on a hill at sunset', maxLength: MAX_TEXT },
+      ...fields,
     ],
   };
 }
@@ -48,8 +63,11 @@ const editWithPrompt: BotModule = {
     data: new ContextMenuCommandBuilder().setName(EDIT_WITH_PROMPT).setType(ApplicationCommandType.Message),
     async execute(ix, ctx) {
       const job = ctx.store.byMessage(ix.target.messageId);
-      if (!job || job.guildId !== ix.guildId) throw new UserError('not_found', 'That message is not one of my images.');
-      await ix.showModal(editModal(requireImage(job)));
+      if (job && job.guildId === ix.guildId) return ix.showModal(editModal(requireImage(job)));
+      // Any message with a picture: the dialog also asks what the picture shows.
+      const picture = ix.targetAttachments?.find(isPicture);
+      if (!picture) throw new UserError('not_found', 'That message is not one of my images and has no picture attached.');
+      await ix.showModal(photoModal(ctx.photoDialogs.open(picture), picture.name));
     },
   },
   buttons: {

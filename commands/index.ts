@@ -4,8 +4,9 @@ import deleteImage from './delete.js';
 import edit from './edit.js';
 import editWithPrompt from './edit-with-prompt.js';
 import imagine from './imagine.js';
+import photoDialog from './photo-dialog.js';
 import queue from './queue.js';
 import replyEdit from './reply-edit.js';
 import variations from './variations.js';
 
-export const modules: readonly BotModule[] = [imagine, edit, editWithPrompt, replyEdit, variations, queue, deleteImage];
+export const modules: readonly BotModule[] = [imagine, edit, editWithPrompt, photoDialog, replyEdit, variations, queue, deleteImage];

@@ -5,13 +5,13 @@
 import { describe, expect, test } from '@jest/globals';
 import { modules } from '../commands/index.js';
 import { ACTION_SPECS, BUTTON_ACTIONS, JOB_ACTIONS, resultRows, statusRows } from '../src/bot/actions.js';
-import { customId, MODAL_ACTION, parseCustomId } from '../src/bot/custom-id.js';
+import { customId, MODAL_ACTION, parseCustomId, PHOTO_MODAL_ACTION } from '../src/bot/custom-id.js';
 import type { JobRecord } from '../src/bot/job.js';
 import { headline } from '../src/bot/render.js';
 import { alice, bob, FakeBackend, press, slash, testBot } from './bot-fakes.js';
 
 /** The ids of the buttons and the dialog as released: old messages in Discord still carry them. */
-const RELEASED_IDS = ['cancel', 'cfg-lower', 'cfg-higher', 'cfg-negative', 'reroll', 'edit', 'edit-stronger', 'edit-weaker', 'attention', 'delete', 'edit-modal', 'vary-subtle', 'vary-strong', 'upscale'];
+const RELEASED_IDS = ['cancel', 'cfg-lower', 'cfg-higher', 'cfg-negative', 'reroll', 'edit', 'edit-stronger', 'edit-weaker', 'attention', 'delete', 'edit-modal', 'vary-subtle', 'vary-strong', 'upscale', 'photo-modal'];
 
 const limits = new FakeBackend().limits;
 const fox = { prompt: 'a fox', negativePrompt: '', seed: '1', steps: 4, guidance: 7.5, width: 64, height: 64 };
@@ -38,7 +38,7 @@ const job = (over: Partial<JobRecord>): JobRecord => ({
 describe('the action list', () => {
   test('custom ids are backward compatible: every released id still parses, and no id was dropped or renamed', () => {
     for (const id of RELEASED_IDS) expect(parseCustomId(`${id}:42`)).toEqual({ action: id, jobId: 42 });
-    expect([...BUTTON_ACTIONS, MODAL_ACTION].sort()).toEqual([...RELEASED_IDS].sort());
+    expect([...BUTTON_ACTIONS, MODAL_ACTION, PHOTO_MODAL_ACTION].sort()).toEqual([...RELEASED_IDS].sort());
     expect(parseCustomId('zoom-out:1')).toBeUndefined();
     expect(parseCustomId('reroll:x')).toBeUndefined();
   });
@@ -46,7 +46,7 @@ describe('the action list', () => {
   test('every button has exactly one handler among the command modules, and the dialog too', () => {
     const handled = modules.flatMap((m) => m.buttons?.actions ?? []);
     expect([...handled].sort()).toEqual([...BUTTON_ACTIONS].sort());
-    expect(modules.filter((m) => m.modal).map((m) => m.modal!.action)).toEqual([MODAL_ACTION]);
+    expect(modules.filter((m) => m.modal).map((m) => m.modal!.action)).toEqual([MODAL_ACTION, PHOTO_MODAL_ACTION]);
   });
 
   test('rows are derived from the descriptors: list order within a row, buttons whose job does not apply left out', () => {

@@ -112,6 +112,24 @@ describe('discord.js interactions → port interactions', () => {
     expect(calls[1][1]).toMatchObject({ content: 'Queued', attachments: [] });
   });
 
+  test('an attachment option becomes an attachment (name, Discord’s URL, type, size), not an option value', () => {
+    const file = { id: '9', name: 'me.png', url: 'https://cdn.discordapp.com/attachments/1/9/me.png', size: 2048, contentType: 'image/png' };
+    const { interaction } = fakeInteraction('chat', {
+      commandName: 'edit',
+      options: {
+        getSubcommand: () => null,
+        data: [
+          { name: 'edit', type: ApplicationCommandOptionType.String, value: 'cat→dog' },
+          { name: 'photo', type: ApplicationCommandOptionType.Attachment, value: '9', attachment: file },
+        ],
+      },
+    });
+    const ix = fromInteraction(interaction, [])!;
+    expect(ix).toMatchObject({ kind: 'slash', command: 'edit', options: { edit: 'cat→dog' } });
+    expect(ix.kind === 'slash' && ix.options.photo).toBeUndefined();
+    expect(ix.kind === 'slash' && ix.attachments).toEqual({ photo: { name: 'me.png', url: file.url, size: 2048, contentType: 'image/png' } });
+  });
+
   test('buttons, modal submits and message context menus keep their ids and targets', () => {
     const button = fromInteraction(fakeInteraction('button', { customId: 'reroll:4', message: { id: '500000000000000000', channelId: '300000000000000000' } }).interaction, [])!;
     expect(button).toMatchObject({ kind: 'button', customId: 'reroll:4', message: { channelId: '300000000000000000', messageId: '500000000000000000' } });
@@ -123,8 +141,11 @@ describe('discord.js interactions → port interactions', () => {
       [],
     )!;
     expect(modal).toMatchObject({ kind: 'modal', customId: 'edit-modal:4', fields: { edit: 'cat→dog', cross: '' } });
-    const menu = fromInteraction(fakeInteraction('menu', { commandName: 'Edit with prompt', targetId: '600000000000000000', targetMessage: { channelId: '300000000000000000' } }).interaction, [])!;
+    const file = { name: 'house.jpg', url: 'https://cdn.discordapp.com/attachments/1/2/house.jpg', size: 1234, contentType: 'image/jpeg' };
+    const targetMessage = { channelId: '300000000000000000', attachments: new Map([['2', file]]) };
+    const menu = fromInteraction(fakeInteraction('menu', { commandName: 'Edit with prompt', targetId: '600000000000000000', targetMessage }).interaction, [])!;
     expect(menu).toMatchObject({ kind: 'message-menu', command: 'Edit with prompt', target: { channelId: '300000000000000000', messageId: '600000000000000000' } });
+    expect(menu.kind === 'message-menu' && menu.targetAttachments).toEqual([file]);
   });
 
   test('a plain reply to a message (message-content intent); bots and non-replies are ignored', async () => {

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { UserError } from '../src/engine/errors.js';
 import { gridSeeds } from '../src/engine/grid.js';
-import type { ImageOutput, ImagineGridJob, ImagineGridResult, ImagineJob, ImagineResult, Img2ImgJob, Img2ImgResult, Timings } from '../src/engine/jobs.js';
+import type { ImageOutput, ImagineGridJob, ImagineGridResult, ImagineJob, ImagineResult, Img2ImgJob, Img2ImgResult, InvertJob, InvertResult, Timings } from '../src/engine/jobs.js';
+import { checkPhoto } from '../src/engine/photo.js';
 import { previewSteps, type StepPreview } from '../src/engine/preview.js';
 import { SAMPLER_NAMES } from '../src/engine/schedulers/scheduler.js';
 import type { EditJob, EditResult } from '../src/p2p/jobs.js';
@@ -65,7 +66,7 @@ export class FakeBackend implements ImageBackend {
   /** Jobs it runs at once (the queue's concurrency, as a pool of engine workers would report it). */
   engines = 1;
   /** Every job the backend started, in order (an image-to-image job without its image bytes: see img2imgInputs). */
-  readonly started: JobRequest[] = [];
+  readonly started: (JobRequest | InvertJob)[] = [];
   /** The source PNG of every image-to-image job it ran, in order. */
   readonly img2imgInputs: Uint8Array[] = [];
   private readonly storedSources = new Set<string>();
@@ -158,11 +159,30 @@ export class FakeBackend implements ImageBackend {
     };
   }
 
+  /** The picture's inversion: a trajectory of the right shape (its values mean nothing), the picture as given. */
+  async invert(job: InvertJob, opts: RunOptions): Promise<InvertResult> {
+    await this.run(job, job.steps, opts);
+    const info = await checkPhoto(job.image);
+    const width = job.width ?? info.width;
+    const height = job.height ?? info.height;
+    const entries = job.steps + 1;
+    const shape: [number, number, number, number] = [entries, 4, height / 8, width / 8];
+    return {
+      kind: 'invert',
+      photo: { png: job.image, width, height },
+      z0: { data: new Float32Array(4 * (height / 8) * (width / 8)), shape: [1, 4, height / 8, width / 8] },
+      trajectory: { data: new Float32Array(entries * 4 * (height / 8) * (width / 8)), shape },
+      timesteps: Array.from({ length: job.steps }, (_, i) => 1000 - (i + 1) * Math.floor(1000 / job.steps) + 1),
+      truncated: [],
+      timings: TIMINGS,
+    };
+  }
+
   async close(): Promise<void> {
     this.closed = true;
   }
 
-  private async run(job: JobRequest, steps: number, opts: RunOptions): Promise<void> {
+  private async run(job: JobRequest | InvertJob, steps: number, opts: RunOptions): Promise<void> {
     this.started.push(job);
     const failure = this.failure;
     this.failure = undefined;

@@ -21,14 +21,14 @@ describe('JobStore', () => {
   test('creates the schema at its latest version in WAL mode, and reopening does not migrate again', () => {
     const path = tempDbPath();
     const store = new JobStore(path);
-    expect(store.schemaVersion).toBe(3);
+    expect(store.schemaVersion).toBe(4);
     store.create(job());
     store.close();
     const db = new Database(path);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     db.close();
     const reopened = new JobStore(path);
-    expect(reopened.schemaVersion).toBe(3);
+    expect(reopened.schemaVersion).toBe(4);
     expect(reopened.get(1)?.request).toEqual({ kind: 'imagine', params });
     reopened.close();
   });
@@ -39,14 +39,24 @@ describe('JobStore', () => {
     store.create(job());
     store.close();
     const db = new Database(path);
-    db.exec('DROP TABLE trajectories; DROP TABLE images');
+    db.exec('DROP TABLE trajectories; DROP TABLE images; DROP TABLE photos');
     db.pragma('user_version = 1');
     db.close();
     const migrated = new JobStore(path);
-    expect(migrated.schemaVersion).toBe(3);
+    expect(migrated.schemaVersion).toBe(4);
     expect(migrated.get(1)?.request).toEqual({ kind: 'imagine', params });
     expect(migrated.trajectoryStats()).toEqual({ entries: 0, bytes: 0 });
+    expect(migrated.getPhoto('a')).toBeUndefined();
     migrated.close();
+  });
+
+  test('keeps users’ pictures by id, once', () => {
+    const store = new JobStore(':memory:');
+    const png = new Uint8Array([137, 80, 78, 71, 1, 2, 3]);
+    store.putPhoto({ id: 'abc', png, width: 64, height: 128 });
+    store.putPhoto({ id: 'abc', png: new Uint8Array([9]), width: 1, height: 1 });
+    expect(store.getPhoto('abc')).toEqual({ id: 'abc', png, width: 64, height: 128 });
+    expect(store.getPhoto('other')).toBeUndefined();
   });
 
   test('keeps the whole lifecycle: queued → running → done, with parameters (64-bit seed exact) and outcome', () => {

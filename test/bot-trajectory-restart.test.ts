@@ -5,6 +5,9 @@
  * is the real engine on the bundled model (the edit runner in process instead of the worker thread).
  */
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createBotApp } from '../src/bot/app.js';
 import type { BackendLimits, ImageBackend, RunOptions } from '../src/bot/backend.js';
 import { silentLogger } from '../src/bot/log.js';
@@ -12,7 +15,8 @@ import { JobStore } from '../src/bot/store.js';
 import { trajectoryKey } from '../src/bot/trajectories.js';
 import { imagineGrid } from '../src/engine/grid.js';
 import { img2img } from '../src/engine/img2img.js';
-import type { ImagineGridJob, ImagineGridResult, ImagineJob, ImagineResult, Img2ImgJob, Img2ImgResult } from '../src/engine/jobs.js';
+import { invertPhoto } from '../src/engine/inversion.js';
+import type { ImagineGridJob, ImagineGridResult, ImagineJob, ImagineResult, Img2ImgJob, Img2ImgResult, InvertJob, InvertResult } from '../src/engine/jobs.js';
 import type { StableDiffusionPipeline } from '../src/engine/pipeline.js';
 import { SAMPLER_NAMES } from '../src/engine/schedulers/scheduler.js';
 import type { Trajectory } from '../src/engine/trajectory.js';
@@ -21,12 +25,14 @@ import type { EditJob, EditResult } from '../src/p2p/jobs.js';
 import { runEdit } from '../src/p2p/runtime/edit-runner.js';
 import { interaction, press, RecordingSink, slash, tempDbPath, testSettings } from './bot-fakes.js';
 import { loadPatchedPipeline } from './p2p-e2e-helpers.js';
+import { referencePath } from './helpers.js';
 
 /** The real engine behind the bot's port, in this thread. */
 class PipelineBackend implements ImageBackend {
   readonly limits: BackendLimits = { maxSteps: 50, maxSize: 512, minSize: 64, sizeMultiple: 8, guidance: { min: -50, max: 50 }, samplers: SAMPLER_NAMES };
   readonly info = { model: 'tiny-sd15', provider: 'cpu', defaultSampler: 'pndm' as const };
   readonly edits: EditJob[] = [];
+  readonly inversions: InvertJob[] = [];
 
   constructor(
     private readonly pipeline: StableDiffusionPipeline,
@@ -48,6 +54,11 @@ class PipelineBackend implements ImageBackend {
 
   imagineGrid(job: ImagineGridJob, opts: RunOptions): Promise<ImagineGridResult> {
     return imagineGrid(this.pipeline, job, { onProgress: opts.onProgress, shouldCancel: () => opts.signal.aborted });
+  }
+
+  invert(job: InvertJob, opts: RunOptions): Promise<InvertResult> {
+    this.inversions.push(job);
+    return invertPhoto(this.pipeline, job, { onProgress: opts.onProgress, shouldCancel: () => opts.signal.aborted });
   }
 
   async close(): Promise<void> {}
@@ -121,6 +132,58 @@ describe('source trajectories in the bot database', () => {
     // The trajectory rides with the run only: the stored request stays plain JSON without it.
     expect(after.store.get(3)!.request).not.toHaveProperty('sourceTrajectory');
     await after.close();
+  });
+});
+
+describe('a user’s picture through the bot, on the real engine', () => {
+  test('/edit photo: inverts it (batch 1) then edits it (3 rows); a re-edit after a restart replays the kept inversion (3 rows) and gives the PNG it gave before', async () => {
+    const photo = readFileSync(referencePath('inversion/photo_256x192.png'));
+    const server = createServer((_req, res) => void res.writeHead(200, { 'content-type': 'image/png' }).end(photo));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/photo.png`;
+      const settings = testSettings();
+      const sink = new RecordingSink();
+      const app = (backend: ImageBackend) => createBotApp({ settings, backend, sink, log: silentLogger, messageContent: false });
+      const steps = settings.defaults.steps;
+
+      const firstBackend = new PipelineBackend(pipeline, meta);
+      const before = app(firstBackend);
+      const first = await unetBatches(async () => {
+        const ix = Object.assign(slash('edit', { edit: 'house→castle', description: 'a drawing of a house under the sun' }), {
+          attachments: { photo: { name: 'photo.png', url, contentType: 'image/png', size: photo.byteLength } },
+        });
+        await before.router.handle(ix);
+        await before.jobs.idle();
+      });
+      expect(before.store.get(1)).toMatchObject({ origin: 'photo-edit', status: 'done' });
+      expect(first).toEqual([...Array(steps).fill(1), ...Array(steps).fill(3)]);
+      expect(firstBackend.inversions[0]).toMatchObject({ width: 256, height: 192, steps });
+      const reEditBefore = await unetBatches(async () => {
+        await before.router.handle(press('edit:1', sink.messageOfJob(1).ref));
+        await before.router.handle(editModal(1, 'sun→moon'));
+        await before.jobs.idle();
+      });
+      expect(reEditBefore).toEqual(Array(steps).fill(3));
+      const reEditPng = pngOf(sink, 2);
+      await before.close();
+
+      const backend = new PipelineBackend(pipeline, meta);
+      const after = app(backend);
+      const reEdit = await unetBatches(async () => {
+        await after.router.handle(press('edit:1', sink.messageOfJob(1).ref));
+        await after.router.handle(editModal(1, 'sun→moon'));
+        await after.jobs.idle();
+      });
+      expect(after.store.get(3)).toMatchObject({ parentId: 1, status: 'done' });
+      expect(reEdit).toEqual(Array(steps).fill(3));
+      expect(backend.inversions).toEqual([]);
+      expect(backend.edits[0].sourceTrajectory?.shape).toEqual([steps + 1, 4, 24, 32]);
+      expect(Buffer.from(pngOf(sink, 3)).equals(Buffer.from(reEditPng))).toBe(true);
+      await after.close();
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
 

@@ -1,13 +1,12 @@
 /** `reprompt vary` and `reprompt upscale` as a user runs them, from a PNG that `reprompt imagine` wrote. */
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { parseParameters, readPngText } from '../src/engine/image.js';
 import { JobStore } from '../src/bot/store.js';
-import { repoRoot } from './helpers.js';
+import { runReprompt } from './cli-helpers.js';
 import { pngSize } from './worker-helpers.js';
 
 let cwd: string;
@@ -19,18 +18,7 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(cwd, { recursive: true, force: true }));
 
-function reprompt(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const { REPROMPT_MODEL_DIR: _ignored, ...env } = process.env;
-  const child = spawn(process.execPath, [join(repoRoot, 'bin', 'reprompt.mjs'), ...args], { cwd, env });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk) => (stdout += chunk));
-  child.stderr.on('data', (chunk) => (stderr += chunk));
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const reprompt = (args: readonly string[]) => runReprompt(cwd, args);
 
 const parameters = (file: string) => parseParameters(readPngText(readFileSync(join(cwd, file))).parameters);
 

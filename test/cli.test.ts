@@ -1,19 +1,12 @@
 /** `reprompt imagine` as a user runs it: `node bin/reprompt.mjs …` in a scratch working directory. */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readPngText } from '../src/engine/image.js';
 import { readNpy } from '../src/engine/npy.js';
-import { repoRoot } from './helpers.js';
+import { runReprompt, type CliRun } from './cli-helpers.js';
 import { pngSize } from './worker-helpers.js';
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 let cwd: string;
 beforeAll(() => {
@@ -21,18 +14,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(cwd, { recursive: true, force: true }));
 
-function reprompt(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  const { REPROMPT_MODEL_DIR: _ignored, ...inherited } = process.env;
-  const child = spawn(process.execPath, [join(repoRoot, 'bin', 'reprompt.mjs'), ...args], { cwd, env: { ...inherited, ...env } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk) => (stdout += chunk));
-  child.stderr.on('data', (chunk) => (stderr += chunk));
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const reprompt = (args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> => runReprompt(cwd, args, env);
 
 const lines = (text: string): string[] => text.split('\n').filter((line) => line !== '');
 /** The tiny job every run uses: fast on the bundled model, with one ORT thread. */

@@ -194,7 +194,7 @@ describe('edit dialog', () => {
 
     const other = interaction<'message-menu'>({ kind: 'message-menu', command: 'Edit with prompt', target: { channelId: 'c1', messageId: '5' } });
     await bot.router.handle(other);
-    expect(other.calls).toEqual([{ op: 'reply', message: { content: '⚠️ That message is not one of my images.', ephemeral: true } }]);
+    expect(other.calls).toEqual([{ op: 'reply', message: { content: '⚠️ That message is not one of my images and has no picture attached.', ephemeral: true } }]);
   });
 
   test('an edit result pre-fills its windows in the dialog', async () => {

@@ -9,6 +9,7 @@ import { tokenize } from '../src/bot/console/tokenize.js';
 import { modules } from '../commands/index.js';
 import { commandDefinitions } from '../src/bot/router.js';
 import { FakeBackend, testSettings } from './bot-fakes.js';
+import { referencePath } from './helpers.js';
 
 function consoleRun() {
   const lines: string[] = [];
@@ -137,6 +138,24 @@ click Attention maps
 });
 
 describe('console input parsing', () => {
+  test('/edit photo:@file attaches a local picture: it is inverted and edited; a missing file is explained', async () => {
+    const run = consoleRun();
+    const picture = referencePath('inversion/photo_256x192.png');
+    await runConsole(
+      linesOf(`
+/edit edit:"house→castle" description:"a drawing of a house under the sun" photo:@${picture}
+/edit edit:"house→castle" description:"a drawing of a house under the sun" photo:@nowhere.png
+`),
+      run.options,
+    );
+    const out = run.lines.join('\n');
+    expect(out).toMatch(/\(only you\) Queued as job #1 \(starting now\), editing your picture \(256×192\)/);
+    expect(out).toContain('[m1]* ✅ @you · job #1');
+    expect(run.backend.started.map((j) => j.kind)).toEqual(['invert', 'edit']);
+    expect(out).toMatch(/Cannot read nowhere\.png/);
+    expect(() => parseSlash(`/edit edit:x photo:${picture}`, definitions)).toThrow(/photo takes a file: write photo:@path/);
+  });
+
   test('tokenize keeps quoted values whole and honours escapes', () => {
     expect(tokenize(`/imagine prompt:"a \\"red\\" fox" seed:42 negative:'blur, text'`)).toEqual(['/imagine', 'prompt:a "red" fox', 'seed:42', 'negative:blur, text']);
     expect(() => tokenize('/imagine prompt:"open')).toThrow('Unclosed " quote.');

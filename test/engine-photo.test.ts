@@ -1,12 +1,12 @@
 /** Photo preprocessing (sharp): orientation, transparency, colour spaces, crop and size, and refused input. */
 import { describe, expect, test } from '@jest/globals';
-import { crc32, deflateSync } from 'node:zlib';
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { checkPhoto, MAX_PHOTO_PIXELS, photoSize, preparePhoto } from '../src/engine/photo.js';
 import { SIZE_RANGE } from '../src/engine/limits.js';
 import { decodePng } from './engine-helpers.js';
 import { referencePath } from './helpers.js';
+import { pngHeaderOnly } from './photo-helpers.js';
 
 /** A solid-colour or raw RGB(A) image as an encoded file. */
 const raw = (data: Uint8Array, width: number, height: number, channels: 3 | 4): sharp.Sharp => sharp(data, { raw: { width, height, channels } });
@@ -116,23 +116,6 @@ describe('photoSize (no size given)', () => {
   });
 });
 
-/** A PNG whose header says width×height; its pixel data is a few zero bytes (the check must not need more). */
-function pngHeaderOnly(width: number, height: number): Buffer {
-  const chunk = (type: string, data: Buffer): Buffer => {
-    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-    const out = Buffer.alloc(12 + data.length);
-    out.writeUInt32BE(data.length, 0);
-    body.copy(out, 4);
-    out.writeUInt32BE(crc32(body), 8 + data.length);
-    return out;
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
-  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  return Buffer.concat([signature, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.alloc(1000))), chunk('IEND', Buffer.alloc(0))]);
-}
 
 describe('refused input, each with its own message', () => {
   test('not an image', async () => {

@@ -4,6 +4,7 @@
  * a bot restarted while the worker runs, and Redis restarted empty.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { readFileSync } from 'node:fs';
 import type { ImagineJob, ImagineParams, ImagineResult } from '../src/engine/jobs.js';
 import type { EditResult } from '../src/p2p/jobs.js';
 import { createBotApp } from '../src/bot/app.js';
@@ -14,7 +15,7 @@ import { REDIS_PREFIX, queueNameFor } from '../src/bot/remote/protocol.js';
 import { startRedisBackend } from '../src/bot/remote/redis-backend.js';
 import { startRemoteWorker, type RemoteWorker } from '../src/bot/remote/worker.js';
 import { alice, RecordingSink, tempDbPath, testSettings } from './bot-fakes.js';
-import { tinyModelDir } from './helpers.js';
+import { referencePath, tinyModelDir } from './helpers.js';
 import { startRedisServer, type RedisServer } from './redis-server.js';
 import { pngSize } from './worker-helpers.js';
 
@@ -139,6 +140,39 @@ describe('engine workers on Redis (real redis-server)', () => {
       expect(jobData).not.toMatch(/sourceTrajectory/);
       // Settled: the binary key is gone with the job.
       await until(async () => (await client.keys('reprompt:trajectory:*')).length === 0, 'the trajectory key removed');
+    } finally {
+      client.disconnect();
+      await backend.close();
+    }
+  }, 120_000);
+
+  test("an invert job's picture travels to the worker under its own binary key; the inversion comes back as float32", async () => {
+    const backend = await startRedisBackend({ redisUrl: redis.url, model: 'tiny-sd15', namespace: 'invert', log });
+    const client = await connectRedis(redis.url);
+    try {
+      const image = new Uint8Array(readFileSync(referencePath('inversion/photo_256x192.png')));
+      let keysWhileRunning: string[] = [];
+      let jobData = '';
+      const result = await backend.invert(
+        { kind: 'invert', image, prompt: 'a drawing of a house under the sun', steps: 2, width: 128, height: 96 },
+        {
+          jobKey: '1',
+          signal: new AbortController().signal,
+          onProgress: () => {
+            if (keysWhileRunning.length > 0) return;
+            void client.keys('reprompt:image:*').then((keys) => (keysWhileRunning = keys));
+            void client.hget('reprompt:engine-tiny-sd15:job-invert-1', 'data').then((data) => (jobData = data ?? ''));
+          },
+        },
+      );
+      expect(result.kind).toBe('invert');
+      expect(result.trajectory.data).toBeInstanceOf(Float32Array);
+      expect(result.trajectory.shape).toEqual([3, 4, 12, 16]);
+      expect(result.photo).toMatchObject({ width: 128, height: 96 });
+      expect(keysWhileRunning).toEqual(['reprompt:image:job-invert-1']);
+      expect(jobData).toMatch(/"imageKey":"reprompt:image:job-invert-1"/);
+      expect(jobData).not.toMatch(/"image":/);
+      await until(async () => (await client.keys('reprompt:image:*')).length === 0, 'the image key removed');
     } finally {
       client.disconnect();
       await backend.close();

@@ -8,6 +8,7 @@ import type { BotConfig } from './config.js';
 import type { BotContext } from './context.js';
 import type { Logger } from './log.js';
 import type { MessageSink } from './port/index.js';
+import { DEFAULT_PHOTO_MAX_BYTES, PhotoDialogs } from './photos.js';
 import { Router, type BotModule } from './router.js';
 import { JobService } from './service.js';
 import { JobStore } from './store.js';
@@ -22,6 +23,8 @@ export interface BotAppOptions {
   log: Logger;
   /** Plain replies `cat→dog` to a bot image edit it. */
   messageContent: boolean;
+  /** Largest picture file taken for an edit of a user's picture (default DEFAULT_PHOTO_MAX_BYTES). */
+  photoMaxBytes?: number;
   /** The command modules; all of commands/ by default. */
   modules?: readonly BotModule[];
 }
@@ -49,7 +52,7 @@ export function createBotApp(o: BotAppOptions): BotApp {
     progressIntervalMs: o.settings.progressIntervalMs,
   });
   const defaults = usableDefaults(o.settings.defaults, limits);
-  const context: BotContext = { store, jobs, sink: o.sink, limits, defaults, backend: o.backend.info, messageContent: o.messageContent, log: o.log };
+  const context: BotContext = { store, jobs, sink: o.sink, limits, defaults, backend: o.backend.info, messageContent: o.messageContent, photoMaxBytes: o.photoMaxBytes ?? DEFAULT_PHOTO_MAX_BYTES, photoDialogs: new PhotoDialogs(), log: o.log };
   const router = new Router(o.modules ?? allModules, context);
   return {
     router,

@@ -2,7 +2,7 @@
  * The image engine as the bot sees it. The real implementation (./engine-backend.ts) runs the engine in a
  * worker thread; tests use an in-process fake. Nothing on this side of the port touches ONNX Runtime.
  */
-import type { ImagineGridJob, ImagineGridResult, ImagineJob, ImagineResult, Img2ImgJob, Img2ImgResult, StepProgress } from '../engine/jobs.js';
+import type { ImagineGridJob, ImagineGridResult, ImagineJob, ImagineResult, Img2ImgJob, Img2ImgResult, InvertJob, InvertResult, StepProgress } from '../engine/jobs.js';
 import type { PreviewOptions } from '../engine/preview.js';
 import type { SamplerName } from '../engine/schedulers/scheduler.js';
 import type { EditJob, EditResult } from '../p2p/jobs.js';
@@ -56,5 +56,7 @@ export interface ImageBackend {
   img2img(job: Img2ImgJob, opts: RunOptions): Promise<Img2ImgResult>;
   /** A grid: `count` candidates, seeds seed, seed+1, …, drawn as one batch; candidate k equals imagine with seed+k. */
   imagineGrid(job: ImagineGridJob, opts: RunOptions): Promise<ImagineGridResult>;
+  /** A user's picture → its DDIM inversion (the source trajectory of its edits). */
+  invert(job: InvertJob, opts: RunOptions): Promise<InvertResult>;
   close(): Promise<void>;
 }

@@ -4,7 +4,9 @@ import { specOf } from './actions.js';
 import type { BotContext } from './context.js';
 import type { Action } from './custom-id.js';
 import type { JobRecord } from './job.js';
-import type { Interaction } from './port/index.js';
+import type { IncomingAttachment, Interaction } from './port/index.js';
+import { intakePhoto } from './photos.js';
+import { checkPhotoEdit, photoEditParams, type PhotoEditRequest } from '../p2p/photo-edit.js';
 import { parseEdit } from '../p2p/edit/language.js';
 import { editParamsFor } from './edits.js';
 import type { EditSettings } from './validate.js';
@@ -105,4 +107,36 @@ function editingWhat(job: JobRecord): string {
 export async function acceptEdit(ix: Interaction, ctx: BotContext, source: JobRecord, text: string, settings: EditSettings): Promise<JobRecord> {
   const params = editParamsFor(requireImage(source), text, settings);
   return acceptJob(ix, ctx, { request: { kind: 'edit', params }, origin: 'edit', parentId: source.id }, editingWhat(source));
+}
+
+/**
+ * Queues an edit of a user's picture: the description and the edit are checked first (a swapped word missing from
+ * the description is answered before any download), then the picture is downloaded, checked and kept
+ * (./photos.ts). The job inverts it and edits it. Call after defer().
+ */
+export async function acceptPhotoEdit(
+  ix: Interaction,
+  ctx: BotContext,
+  attachment: IncomingAttachment,
+  description: string | undefined,
+  text: string,
+  settings: EditSettings,
+): Promise<JobRecord> {
+  const request: PhotoEditRequest = {
+    description: description?.trim() ?? '',
+    negativePrompt: '',
+    steps: ctx.defaults.steps,
+    guidance: settings.guidance ?? ctx.defaults.guidance,
+    edit: text,
+    ...(settings.cross !== undefined ? { cross: settings.cross } : {}),
+    ...(settings.self !== undefined ? { self: settings.self } : {}),
+    ...(settings.blend !== undefined ? { blend: settings.blend } : {}),
+  };
+  if (request.description === '') {
+    throw new UserError('bad_input', 'Describe your picture in “description” (what it shows): the edit changes words of it, e.g. “a house on a hill” with house→castle.');
+  }
+  checkPhotoEdit(request);
+  const photo = await intakePhoto(attachment, { maxBytes: ctx.photoMaxBytes, limits: ctx.limits, store: ctx.store });
+  const params = photoEditParams(request, photo);
+  return acceptJob(ix, ctx, { request: { kind: 'edit', params }, origin: 'photo-edit', parentId: null }, `editing your picture (${photo.width}×${photo.height})`);
 }

@@ -2,7 +2,7 @@
  * The real ImageBackend: the engine's worker thread (EngineWorker) running the application's handler module
  * (generation plus Prompt-to-Prompt on the attention-patched UNet). ONNX Runtime lives in that thread only.
  */
-import type { ImagineGridJob, ImagineGridResult, ImagineJob, ImagineResult, Img2ImgJob, Img2ImgResult } from '../engine/jobs.js';
+import type { ImagineGridJob, ImagineGridResult, ImagineJob, ImagineResult, Img2ImgJob, Img2ImgResult, InvertJob, InvertResult } from '../engine/jobs.js';
 import { SIZE_RANGE, STEPS_RANGE } from '../engine/limits.js';
 import { SAMPLER_NAMES } from '../engine/schedulers/scheduler.js';
 import type { WarmUpOptions } from '../engine/pipeline.js';
@@ -80,6 +80,10 @@ class EngineBackend implements ImageBackend {
 
   imagineGrid(job: ImagineGridJob, opts: RunOptions): Promise<ImagineGridResult> {
     return this.worker.run<ImagineGridResult>(job, opts);
+  }
+
+  invert(job: InvertJob, opts: RunOptions): Promise<InvertResult> {
+    return this.worker.run<InvertResult>(job, opts);
   }
 
   close(): Promise<void> {

@@ -26,8 +26,8 @@ export type JobRequest = ImagineJob | EditJob | Img2ImgRequest | ImagineGridJob;
 
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 
-/** What created the job: a command, or the button pressed under its parent (./actions.ts). */
-export type JobOrigin = 'imagine' | 'edit' | 'grid' | JobAction;
+/** What created the job: a command (`photo-edit`: an edit of a user's picture), or the button pressed under its parent (./actions.ts). */
+export type JobOrigin = 'imagine' | 'edit' | 'photo-edit' | 'grid' | JobAction;
 
 /** What the engine reported, minus the images (those live in the Discord message). */
 export type JobOutcome =

@@ -124,7 +124,7 @@ export function endedMessage(job: JobRecord, view: RenderContext): RenderedMessa
 }
 
 const originText = (origin: JobOrigin): string =>
-  origin === 'imagine' ? '' : origin === 'edit' ? 'edit of' : origin === 'grid' ? 'candidate of grid' : (actionSpec(origin).origin ?? '');
+  origin === 'imagine' || origin === 'photo-edit' ? '' : origin === 'edit' ? 'edit of' : origin === 'grid' ? 'candidate of grid' : (actionSpec(origin).origin ?? '');
 
 /** `<@user> · job #12 · reroll of #3` */
 export function headline(job: JobRecord): string {
@@ -162,7 +162,9 @@ function editFields(p: EditParams, job: JobRecord, view: RenderContext): Field[]
   );
   if (p.blend?.length) fields.push({ name: 'Blend', value: p.blend.join(', '), inline: true });
   if (p.weights?.length) fields.push({ name: 'Weights', value: p.weights.map((w) => `${w.word} ×${w.weight}`).join(', '), inline: true });
-  fields.push(...generationFields(p.source, p.guidance ?? p.source.guidance, p.source.sampler ?? view.defaultSampler));
+  const generation = generationFields(p.source, p.guidance ?? p.source.guidance, p.source.sampler ?? view.defaultSampler);
+  // A picture's source has no seed of its own (its inversion is the source): say where it came from instead.
+  fields.push(...(p.photo === undefined ? generation : [{ name: 'Source', value: 'your picture', inline: true }, ...generation.filter((f) => f.name !== 'Seed')]));
   if (outcome) fields.push({ name: 'Source attention', value: outcome.reusedSource ? 'reused from the store' : 'computed', inline: true });
   return fields;
 }

@@ -6,7 +6,8 @@
  */
 import { isUserError, toErrorValue, UserError } from '../engine/errors.js';
 import type { ImagineGridResult, ImagineResult, Img2ImgResult, StepProgress } from '../engine/jobs.js';
-import type { EditResult } from '../p2p/jobs.js';
+import type { EditJob, EditResult } from '../p2p/jobs.js';
+import { photoEditJob, photoInvertJob } from '../p2p/photo-edit.js';
 import type { BackendLimits, ImageBackend, RunOptions } from './backend.js';
 import type { JobOrigin, JobOutcome, JobRecord, JobRequest } from './job.js';
 import { isFinished } from './job.js';
@@ -300,13 +301,27 @@ export class JobService {
     return { kind: 'imagine-grid', sampler: result.candidates[0].params.sampler, candidates, timings: result.timings };
   }
 
-  private runOnBackend(job: JobRecord, options: RunOptions): Promise<ImagineResult | EditResult | Img2ImgResult | ImagineGridResult> {
+  private async runOnBackend(job: JobRecord, options: RunOptions): Promise<ImagineResult | EditResult | Img2ImgResult | ImagineGridResult> {
     const { request } = job;
     if (request.kind === 'imagine') return this.o.backend.imagine(this.trajectories.imagineJob(request), options);
-    if (request.kind === 'edit') return this.o.backend.edit(this.trajectories.editJob(request), options);
+    if (request.kind === 'edit') return this.o.backend.edit(await this.withInversion(this.trajectories.editJob(request), options), options);
     if (request.kind === 'imagine-grid') return this.o.backend.imagineGrid(request, options);
     const { kind, params, strength } = request;
     return this.o.backend.img2img({ kind, params, strength, image: requireStoredImage(this.o.store, request.sourceJobId) }, options);
+  }
+
+  /**
+   * An edit of a user's picture whose inversion is not kept (its first edit, or evicted since): the picture is
+   * inverted first, in the same job, and the inversion kept for its re-edits.
+   */
+  private async withInversion(job: EditJob, options: RunOptions): Promise<EditJob> {
+    const { photo } = job.params;
+    if (photo === undefined || job.sourceTrajectory) return job;
+    const stored = this.o.store.getPhoto(photo);
+    if (!stored) throw new UserError('not_found', 'The picture this edit starts from is no longer stored: send it again with /edit photo:.');
+    const inverted = await this.o.backend.invert(photoInvertJob(job.params, stored.png), options);
+    this.trajectories.keepInversion(job.params, inverted.trajectory);
+    return photoEditJob(job.params, inverted, job);
   }
 
   /** Edits the job's message into its final form; when that fails (deleted, too old) posts a new message. */

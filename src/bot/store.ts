@@ -76,7 +76,24 @@ const MIGRATIONS: readonly string[] = [
      job_id INTEGER PRIMARY KEY REFERENCES jobs(id),
      png    BLOB NOT NULL
    );`,
+  // Users' pictures (preprocessed PNGs) that edits start from, by id (SHA-256): re-edits invert them again when
+  // their trajectory was evicted.
+  `CREATE TABLE photos (
+     id         TEXT PRIMARY KEY,
+     png        BLOB NOT NULL,
+     width      INTEGER NOT NULL,
+     height     INTEGER NOT NULL,
+     created_at INTEGER NOT NULL
+   );`,
 ];
+
+/** A user's picture as edits start from it: the preprocessed PNG at the edit's size, by its id (SHA-256). */
+export interface StoredPhoto {
+  id: string;
+  png: Uint8Array;
+  width: number;
+  height: number;
+}
 
 /** What a caller knows of a job before it is stored. */
 export type NewJob = Pick<JobRecord, 'request' | 'origin' | 'parentId' | 'userId' | 'userName' | 'guildId' | 'channelId'>;
@@ -285,6 +302,22 @@ export class JobStore {
     const bytes = new Uint8Array(row.data.byteLength);
     bytes.set(row.data);
     return { data: new Float32Array(bytes.buffer), shape: JSON.parse(row.shape) as Trajectory['shape'] };
+  }
+
+  // ---- Users' pictures ----
+
+  /** Keeps a preprocessed picture under its id (the same picture twice is kept once). */
+  putPhoto(photo: StoredPhoto): void {
+    this.db
+      .prepare('INSERT OR IGNORE INTO photos (id, png, width, height, created_at) VALUES (?, ?, ?, ?, ?)')
+      .run(photo.id, Buffer.from(photo.png.buffer, photo.png.byteOffset, photo.png.byteLength), photo.width, photo.height, this.now());
+  }
+
+  getPhoto(id: string): StoredPhoto | undefined {
+    const row = this.db.prepare('SELECT id, png, width, height FROM photos WHERE id = ?').get(id) as
+      | { id: string; png: Buffer; width: number; height: number }
+      | undefined;
+    return row ? { id: row.id, png: new Uint8Array(row.png), width: row.width, height: row.height } : undefined;
   }
 
   /** Trajectories kept and their bytes. */

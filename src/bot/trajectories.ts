@@ -9,7 +9,8 @@
  */
 import type { ImagineJob, ImagineParams, ImagineResult } from '../engine/jobs.js';
 import { normalizeSeed } from '../engine/noise.js';
-import type { EditJob, EditResult } from '../p2p/jobs.js';
+import type { Trajectory } from '../engine/trajectory.js';
+import type { EditJob, EditParams, EditResult } from '../p2p/jobs.js';
 import type { JobStore } from './store.js';
 
 /** 512 MiB: about 390 SD 1.5 images at 512² of 20 steps (1.3 MiB each in float32). */
@@ -17,6 +18,16 @@ export const DEFAULT_TRAJECTORY_BUDGET_BYTES = 512 * 1024 * 1024;
 
 export function trajectoryKey(model: string, p: ImagineParams): string {
   return JSON.stringify([model, p.prompt, p.negativePrompt, normalizeSeed(p.seed), p.steps, p.guidance, p.width, p.height, p.sampler ?? null]);
+}
+
+/**
+ * The key of an edit's source: a generated image's parameters, or a user's picture (its inversion depends on the
+ * picture, its description, the steps and the size only; generations can never share such a key).
+ */
+export function sourceKey(model: string, p: EditParams): string {
+  if (p.photo === undefined) return trajectoryKey(model, p.source);
+  const { prompt, steps, width, height } = p.source;
+  return JSON.stringify([model, 'photo', p.photo, prompt, steps, width, height]);
 }
 
 export class TrajectoryKeeper {
@@ -35,7 +46,7 @@ export class TrajectoryKeeper {
   /** The job to run for an edit: with its source's trajectory when one is kept. */
   editJob(job: EditJob): EditJob {
     if (job.sourceTrajectory || this.budgetBytes === 0) return job;
-    const trajectory = this.store.getTrajectory(trajectoryKey(this.model, job.params.source));
+    const trajectory = this.store.getTrajectory(sourceKey(this.model, job.params));
     return trajectory ? { ...job, sourceTrajectory: trajectory } : job;
   }
 
@@ -45,7 +56,12 @@ export class TrajectoryKeeper {
     if (job.kind === 'imagine' && result.kind === 'imagine' && result.trajectory) {
       this.store.putTrajectory(trajectoryKey(this.model, job.params), result.trajectory, this.budgetBytes);
     } else if (job.kind === 'edit' && result.kind === 'edit' && result.sourceTrajectory) {
-      this.store.putTrajectory(trajectoryKey(this.model, job.params.source), result.sourceTrajectory, this.budgetBytes);
+      this.store.putTrajectory(sourceKey(this.model, job.params), result.sourceTrajectory, this.budgetBytes);
     }
+  }
+
+  /** Keeps the inversion of the picture an edit (`params`) starts from. */
+  keepInversion(params: EditParams, trajectory: Trajectory): void {
+    if (this.budgetBytes > 0) this.store.putTrajectory(sourceKey(this.model, params), trajectory, this.budgetBytes);
   }
 }

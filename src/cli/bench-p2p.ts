@@ -34,7 +34,7 @@ const editJob = (source: ImagineParams, word: string): EditJob => ({ kind: 'edit
 /** The same job with one step: ONNX Runtime's first run at a batch size pays for allocations the measured one should not. */
 const oneStep = (params: ImagineParams): ImagineParams => ({ ...params, steps: 1 });
 
-const unetPerCall = (timings: { unetMs: number; unetCalls: number }): number => timings.unetMs / timings.unetCalls;
+export const unetPerCall = (timings: { unetMs: number; unetCalls: number }): number => timings.unetMs / timings.unetCalls;
 
 async function withPipeline<T>(context: BenchContext, options: Partial<PipelineOptions>, use: (pipeline: StableDiffusionPipeline) => Promise<T>): Promise<T> {
   const pipeline = await StableDiffusionPipeline.load(context.modelDir, { ...context.pipeline, ...options });

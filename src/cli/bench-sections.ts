@@ -34,7 +34,7 @@ export interface BenchSection {
   run(context: BenchContext): Promise<BenchFigure[]>;
 }
 
-const ms = (label: string, value: number): BenchFigure => ({ label, value, unit: 'ms' });
+export const ms = (label: string, value: number): BenchFigure => ({ label, value, unit: 'ms' });
 
 /** A short run first, so that the measured one does not pay for ONNX Runtime's first-run allocations. */
 const warmUp = (params: ImagineParams): ImagineJob => ({ kind: 'imagine', params: { ...params, steps: 1 } });

@@ -6,13 +6,14 @@ import { EngineWorker } from '../engine/worker/engine-worker.js';
 import { benchJson } from './bench-json.js';
 import { GRID_BENCH_SECTIONS } from './bench-grid.js';
 import { P2P_BENCH_SECTIONS } from './bench-p2p.js';
+import { PHOTO_BENCH_SECTIONS } from './bench-photo.js';
 import { PREVIEW_BENCH_SECTIONS } from './bench-preview.js';
 import { ENGINE_BENCH_SECTIONS, type BenchContext, type BenchFigure, type BenchSection, type StartedEngine } from './bench-sections.js';
 import { addEngineOptions, ENGINE_HANDLERS_URL, engineWorkerSetup, type EngineCliOptions } from './engine-options.js';
 import { integer } from './options.js';
 
 /** Every section, in order (other layers add theirs here, one line each). */
-const SECTIONS: readonly BenchSection[] = [...ENGINE_BENCH_SECTIONS, ...P2P_BENCH_SECTIONS, ...PREVIEW_BENCH_SECTIONS, ...GRID_BENCH_SECTIONS];
+const SECTIONS: readonly BenchSection[] = [...ENGINE_BENCH_SECTIONS, ...P2P_BENCH_SECTIONS, ...PREVIEW_BENCH_SECTIONS, ...GRID_BENCH_SECTIONS, ...PHOTO_BENCH_SECTIONS];
 
 interface BenchOptions extends EngineCliOptions {
   steps: number;

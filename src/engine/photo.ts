@@ -98,7 +98,7 @@ export function photoSize(width: number, height: number, maxArea = DEFAULT_PHOTO
 /** Header check, then decode → orient → flatten → sRGB 8-bit → centre-crop and resize → pixels in [−1, 1]. */
 export async function preparePhoto(input: Uint8Array, options: PhotoOptions = {}): Promise<Photo> {
   const source = await checkPhoto(input);
-  const size = outputSize(source, options);
+  const size = photoOutputSize(source, options);
   let decoded: { data: Buffer; info: sharp.OutputInfo };
   try {
     decoded = await sharp(input, { limitInputPixels: MAX_PHOTO_PIXELS })
@@ -130,7 +130,8 @@ export function rgbToPixels(image: RgbImage): Float32Array {
   return pixels;
 }
 
-function outputSize(source: PhotoInfo, options: PhotoOptions): { width: number; height: number } {
+/** The output size of a photo of this header (`checkPhoto`) with these options; UserError for a size out of range. */
+export function photoOutputSize(source: PhotoInfo, options: PhotoOptions): { width: number; height: number } {
   const multiple = options.multiple ?? 8;
   if (options.width === undefined && options.height === undefined) {
     return photoSize(source.width, source.height, options.maxArea ?? DEFAULT_PHOTO_AREA, multiple);

@@ -37,6 +37,12 @@ export interface EditParams {
    * misaligns the rest of the prompt when a swap changes the token count). Default false: the fixed A[i, j].
    */
   referenceMapper?: boolean;
+  /**
+   * The source is a user's picture (this id names it where the caller keeps it), not a generation: its source
+   * trajectory comes from inverting the picture (src/p2p/photo-edit.ts), and it cannot be generated from the
+   * parameters, so an edit of it without `sourceTrajectory` is refused.
+   */
+  photo?: string;
 }
 
 export interface EditJob {

@@ -4,14 +4,19 @@
  * known options, required ones present, types, choices, min/max values and lengths.
  */
 import { ApplicationCommandOptionType, ApplicationCommandType, type APIApplicationCommandOption, type RESTPostAPIApplicationCommandsJSONBody } from 'discord.js';
-import { UserError } from '../../engine/errors.js';
-import type { OptionValue } from '../port/index.js';
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { errorMessage, UserError } from '../../engine/errors.js';
+import type { IncomingAttachment, OptionValue } from '../port/index.js';
 import { splitPair, tokenize } from './tokenize.js';
 
 export interface ParsedSlash {
   command: string;
   subcommand?: string;
   options: Record<string, OptionValue>;
+  /** Attachment options, typed `name:@path/to/file`: the file is read here. */
+  attachments?: Record<string, IncomingAttachment>;
 }
 
 export function parseSlash(line: string, definitions: readonly RESTPostAPIApplicationCommandsJSONBody[]): ParsedSlash {
@@ -31,18 +36,33 @@ export function parseSlash(line: string, definitions: readonly RESTPostAPIApplic
   }
   const usage = `/${name}${subcommand ? ` ${subcommand}` : ''}`;
   const values: Record<string, OptionValue> = {};
+  const files: Record<string, IncomingAttachment> = {};
   for (const token of rest) {
     const pair = splitPair(token, ':');
     if (!pair) throw bad(`"${token}" is not an option: write name:value (options of ${usage}: ${names(options)}).`);
     const [key, raw] = pair;
     const option = options.find((o) => o.name === key);
     if (!option) throw bad(`${usage} has no option "${key}" (options: ${names(options)}).`);
-    if (key in values) throw bad(`Option ${key} is given twice.`);
-    values[key] = typed(option, raw);
+    if (key in values || key in files) throw bad(`Option ${key} is given twice.`);
+    if (option.type === ApplicationCommandOptionType.Attachment) files[key] = attachedFile(option.name, raw);
+    else values[key] = typed(option, raw);
   }
-  const missing = options.filter((o) => 'required' in o && o.required && !(o.name in values));
+  const missing = options.filter((o) => 'required' in o && o.required && !(o.name in values) && !(o.name in files));
   if (missing.length > 0) throw bad(`${usage} needs ${missing.map((o) => `${o.name}:…`).join(' ')}.`);
-  return { command: name, ...(subcommand ? { subcommand } : {}), options: values };
+  return { command: name, ...(subcommand ? { subcommand } : {}), options: values, ...(Object.keys(files).length > 0 ? { attachments: files } : {}) };
+}
+
+/** `@path/to/file` → the file as an attachment whose bytes are at hand (no download). */
+function attachedFile(name: string, raw: string): IncomingAttachment {
+  if (!raw.startsWith('@') || raw.length === 1) throw bad(`${name} takes a file: write ${name}:@path/to/picture.png.`);
+  const path = raw.slice(1);
+  let data: Uint8Array;
+  try {
+    data = readFileSync(path);
+  } catch (e) {
+    throw bad(`Cannot read ${path} (${errorMessage(e)}).`);
+  }
+  return { name: basename(path), url: pathToFileURL(path).href, size: data.byteLength, data };
 }
 
 function typed(option: APIApplicationCommandOption, raw: string): OptionValue {

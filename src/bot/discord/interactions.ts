@@ -3,18 +3,20 @@
  * are, and the answer operations map onto deferReply / reply / editReply / followUp / showModal.
  */
 import {
+  ApplicationCommandOptionType,
   ComponentType,
   GuildMemberRoleManager,
   MessageFlags,
   PermissionFlagsBits,
   type APIInteractionGuildMember,
+  type Attachment as DjsAttachment,
   type GuildMember,
   type Interaction as DjsInteraction,
   type Message,
   type PermissionsBitField,
   type RepliableInteraction,
 } from 'discord.js';
-import type { Interaction, MessageReplyInteraction, Modal, OptionValue, RenderedMessage, Responder } from '../port/index.js';
+import type { IncomingAttachment, Interaction, MessageReplyInteraction, Modal, OptionValue, RenderedMessage, Responder } from '../port/index.js';
 import { messagePayload, modalPayload } from './payload.js';
 
 /** Who counts as an admin: Manage Server (Administrator includes it) or one of the configured roles. */
@@ -43,11 +45,19 @@ export function fromInteraction(i: DjsInteraction, adminRoleIds: readonly string
     const subcommand = i.options.getSubcommand(false) ?? undefined;
     const given = subcommand ? (i.options.data[0]?.options ?? []) : i.options.data;
     const options: Record<string, OptionValue> = {};
-    for (const o of given) if (o.value !== undefined && o.value !== null) options[o.name] = o.value;
-    return withResponder(responder, { ...base, kind: 'slash', command: i.commandName, ...(subcommand ? { subcommand } : {}), options });
+    const attachments: Record<string, IncomingAttachment> = {};
+    for (const o of given) {
+      if (o.type === ApplicationCommandOptionType.Attachment) {
+        if (o.attachment) attachments[o.name] = incomingAttachment(o.attachment);
+      } else if (o.value !== undefined && o.value !== null) options[o.name] = o.value;
+    }
+    const withFiles = Object.keys(attachments).length > 0 ? { attachments } : {};
+    return withResponder(responder, { ...base, kind: 'slash', command: i.commandName, ...(subcommand ? { subcommand } : {}), options, ...withFiles });
   }
   if (i.isMessageContextMenuCommand()) {
-    return withResponder(responder, { ...base, kind: 'message-menu', command: i.commandName, target: { channelId: i.targetMessage.channelId, messageId: i.targetId } });
+    const target = { channelId: i.targetMessage.channelId, messageId: i.targetId };
+    const targetAttachments = [...i.targetMessage.attachments.values()].map(incomingAttachment);
+    return withResponder(responder, { ...base, kind: 'message-menu', command: i.commandName, target, targetAttachments });
   }
   if (i.isButton()) {
     return withResponder(responder, { ...base, kind: 'button', customId: i.customId, message: { channelId: i.message.channelId, messageId: i.message.id } });
@@ -58,6 +68,11 @@ export function fromInteraction(i: DjsInteraction, adminRoleIds: readonly string
     return withResponder(responder, { ...base, kind: 'modal', customId: i.customId, fields });
   }
   return undefined;
+}
+
+/** A discord.js attachment as the port describes it. */
+function incomingAttachment(a: DjsAttachment): IncomingAttachment {
+  return { name: a.name, url: a.url, size: a.size, ...(a.contentType ? { contentType: a.contentType } : {}) };
 }
 
 /** A plain reply to some message (the reply handler decides whether it is one of the bot's images). */

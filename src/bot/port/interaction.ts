@@ -13,6 +13,19 @@ export interface UserRef {
 
 export type OptionValue = string | number | boolean;
 
+/** A file a user attached (an attachment option, or a file on a message), as Discord describes it. */
+export interface IncomingAttachment {
+  name: string;
+  /** Where Discord serves it (its CDN): the only address the bot downloads it from. */
+  url: string;
+  /** The MIME type Discord reports (absent when it does not know). */
+  contentType?: string;
+  /** Bytes, as Discord reports them. */
+  size: number;
+  /** The bytes themselves when the transport has them at hand (the console reads a local file): not downloaded. */
+  data?: Uint8Array;
+}
+
 /** The answer operations. The first answer (defer, reply or showModal) must come within 3 s on Discord. */
 export interface Responder {
   /** True once defer, reply or showModal has been called. */
@@ -44,6 +57,8 @@ export interface SlashInteraction extends InteractionBase {
   subcommand?: string;
   /** Options the user gave, already typed (strings, integers/numbers, booleans). */
   options: Readonly<Record<string, OptionValue>>;
+  /** Attachment options the user gave, by option name. */
+  attachments?: Readonly<Record<string, IncomingAttachment>>;
 }
 
 export interface ButtonInteraction extends InteractionBase {
@@ -65,6 +80,8 @@ export interface MessageMenuInteraction extends InteractionBase {
   /** The context-menu command's name, e.g. "Edit with prompt". */
   command: string;
   target: MessageRef;
+  /** The target message's files (any author's). */
+  targetAttachments?: readonly IncomingAttachment[];
 }
 
 /** A plain message replying to one of the bot's messages (needs the message-content intent). */

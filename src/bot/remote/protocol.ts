@@ -10,12 +10,13 @@
  * - `<prefix>:trajectory:<jobId>`      an edit's source trajectory (v8-serialised float32, up to a few MB), with a TTL;
  *                                      the job data names the key instead of carrying the array (BullMQ stores job
  *                                      data as JSON). The bot deletes it when the job is settled.
+ * - `<prefix>:image:<jobId>`           an invert job's picture (the file's bytes), the same way.
  * - `<prefix>:cancel` (channel)        a job id to stop; `<prefix>:cancelled:<jobId>` marks it for a worker that
  *                                      has not started it yet.
  */
 import { deserialize, serialize } from 'node:v8';
 import type { ErrorValue } from '../../engine/errors.js';
-import type { ImagineGridJob, ImagineGridResult, ImagineJob, ImagineResult, Img2ImgJob, Img2ImgResult } from '../../engine/jobs.js';
+import type { ImagineGridJob, ImagineGridResult, ImagineJob, ImagineResult, Img2ImgJob, Img2ImgResult, InvertJob, InvertResult } from '../../engine/jobs.js';
 import type { SamplerName } from '../../engine/schedulers/scheduler.js';
 import type { Trajectory } from '../../engine/trajectory.js';
 import type { EditJob, EditResult } from '../../p2p/jobs.js';
@@ -30,25 +31,20 @@ export const RESULT_TTL_S = 24 * 60 * 60;
 export const ANNOUNCE_EVERY_MS = 1_000;
 export const ANNOUNCE_TTL_MS = 4_000;
 
-/** What the bot hands to a worker. */
-export type EngineJob = ImagineJob | EditJob | Img2ImgJob | ImagineGridJob;
-/** An engine job as BullMQ carries it (JSON): an image-to-image job's source image is base64. */
-export type RemoteJob = ImagineJob | EditJob | ImagineGridJob | (Omit<Img2ImgJob, 'image'> & { image: string });
-export type RemoteResult = ImagineResult | EditResult | Img2ImgResult | ImagineGridResult;
-
-export function toRemoteJob(job: EngineJob): RemoteJob {
-  return job.kind === 'img2img' ? { ...job, image: Buffer.from(job.image).toString('base64') } : job;
-}
-
-export function fromRemoteJob(job: RemoteJob): EngineJob {
-  return job.kind === 'img2img' ? { ...job, image: new Uint8Array(Buffer.from(job.image, 'base64')) } : job;
-}
+export type RemoteJob = ImagineJob | EditJob | Img2ImgJob | ImagineGridJob | InvertJob;
+export type RemoteResult = ImagineResult | EditResult | Img2ImgResult | ImagineGridResult | InvertResult;
+/**
+ * A job as BullMQ's JSON job data holds it: without its binary part (an edit's trajectory; the picture of an
+ * invert or img2img job), which travels under its own key.
+ */
+export type RemoteJobBody = ImagineJob | EditJob | ImagineGridJob | Omit<InvertJob, 'image'> | Omit<Img2ImgJob, 'image'>;
 
 /** BullMQ job data: the job and the model it needs. */
 export interface RemoteJobData {
-  /** The job without its binary source trajectory, which travels under `trajectoryKey`. */
-  job: RemoteJob;
+  /** The job without its binary source trajectory, which travels under `trajectoryKey` (an invert's picture: `imageKey`). */
+  job: RemoteJobBody;
   trajectoryKey?: string;
+  imageKey?: string;
   model: string;
   /** When the bot handed it to BullMQ (ms since the epoch), for the latency figures. */
   enqueuedAt: number;
@@ -85,6 +81,7 @@ export const announcementKey = (model: string, name: string): string => `${REDIS
 export const announcementPattern = (model: string): string => `${REDIS_PREFIX}:worker:${encodeURIComponent(model)}:*`;
 export const resultKey = (jobId: string): string => `${REDIS_PREFIX}:result:${jobId}`;
 export const trajectoryKey = (jobId: string): string => `${REDIS_PREFIX}:trajectory:${jobId}`;
+export const imageKey = (jobId: string): string => `${REDIS_PREFIX}:image:${jobId}`;
 export const cancelledKey = (jobId: string): string => `${REDIS_PREFIX}:cancelled:${jobId}`;
 
 /** Structured-clone bytes (what postMessage would carry): typed arrays stay binary, no base64. */

@@ -16,7 +16,7 @@ import type { StepProgress } from '../../engine/jobs.js';
 import { SAMPLER_NAMES } from '../../engine/schedulers/scheduler.js';
 import type { Trajectory } from '../../engine/trajectory.js';
 import type { EditJob, EditResult } from '../../p2p/jobs.js';
-import type { ImagineGridJob, ImagineGridResult, ImagineJob, ImagineResult, Img2ImgJob, Img2ImgResult } from '../../engine/jobs.js';
+import type { ImagineGridJob, ImagineGridResult, ImagineJob, ImagineResult, Img2ImgJob, Img2ImgResult, InvertJob, InvertResult } from '../../engine/jobs.js';
 import type { BackendInfo, BackendLimits, ImageBackend, RunOptions } from '../backend.js';
 import { engineLimits } from '../engine-backend.js';
 import type { Logger } from '../log.js';
@@ -29,12 +29,13 @@ import {
   REDIS_PREFIX,
   RESULT_TTL_S,
   remoteJobId,
-  toRemoteJob,
-  type EngineJob,
+  type RemoteJob,
+  type RemoteJobBody,
   type RemoteJobData,
   type RemoteOutcome,
   type RemoteResult,
   trajectoryKey,
+  imageKey,
   encodeTrajectory,
   type WorkerAnnouncement,
 } from './protocol.js';
@@ -72,6 +73,8 @@ interface InFlight {
   data: RemoteJobData;
   /** An edit's source trajectory: stored under its own binary key at each hand-over, not in the job data. */
   trajectory?: Trajectory;
+  /** An invert job's picture, the same way. */
+  image?: Uint8Array;
   onProgress(progress: StepProgress): void;
   resolve(result: RemoteResult): void;
   reject(error: UserError): void;
@@ -141,6 +144,10 @@ export class RedisBackend implements ImageBackend {
     return this.run(job, opts) as Promise<ImagineGridResult>;
   }
 
+  invert(job: InvertJob, opts: RunOptions): Promise<InvertResult> {
+    return this.run(job, opts) as Promise<InvertResult>;
+  }
+
   /**
    * Disconnects. Jobs still in flight are left unsettled on purpose: they go on on their workers, the database
    * still says they run, and the next start of the bot collects their results (JobService.resumeUnfinished hands
@@ -196,15 +203,16 @@ export class RedisBackend implements ImageBackend {
     }
   }
 
-  private run(job: EngineJob, opts: RunOptions): Promise<RemoteResult> {
+  private run(job: RemoteJob, opts: RunOptions): Promise<RemoteResult> {
     if (opts.signal.aborted) return Promise.reject(new UserError('cancelled', 'The job was cancelled.'));
     const jobId = remoteJobId(`${this.o.namespace}-${opts.jobKey ?? randomUUID()}`);
     return new Promise<RemoteResult>((resolve, reject) => {
       const onAbort = (): void => void this.cancel(entry);
       const entry: InFlight = {
         jobId,
-        data: { job: toRemoteJob(withoutTrajectory(job)), model: this.o.model, enqueuedAt: Date.now() },
+        data: { job: withoutTrajectory(job), model: this.o.model, enqueuedAt: Date.now() },
         trajectory: job.kind === 'edit' ? job.sourceTrajectory : undefined,
+        image: job.kind === 'invert' || job.kind === 'img2img' ? job.image : undefined,
         onProgress: opts.onProgress,
         resolve: (result) => {
           opts.signal.removeEventListener('abort', onAbort);
@@ -230,6 +238,11 @@ export class RedisBackend implements ImageBackend {
       const key = trajectoryKey(entry.jobId);
       await this.redis.set(key, encodeTrajectory(entry.trajectory), 'EX', RESULT_TTL_S);
       entry.data.trajectoryKey = key;
+    }
+    if (entry.image) {
+      const key = imageKey(entry.jobId);
+      await this.redis.set(key, Buffer.from(entry.image.buffer, entry.image.byteOffset, entry.image.byteLength), 'EX', RESULT_TTL_S);
+      entry.data.imageKey = key;
     }
     await this.queue.add(entry.data.job.kind, entry.data, {
       jobId: entry.jobId,
@@ -281,6 +294,7 @@ export class RedisBackend implements ImageBackend {
     this.inFlight.delete(entry.jobId);
     settle();
     if (entry.data.trajectoryKey) this.redis.del(entry.data.trajectoryKey).catch(() => 0);
+    if (entry.data.imageKey) this.redis.del(entry.data.imageKey).catch(() => 0);
     this.queue.remove(entry.jobId).catch((e: unknown) => this.o.log.warn(`could not remove job ${entry.jobId} from Redis`, errorMessage(e)));
   }
 
@@ -300,8 +314,12 @@ export class RedisBackend implements ImageBackend {
   }
 }
 
-/** The job as BullMQ's JSON job data can hold it: an edit's Float32Array trajectory travels under its own key. */
-function withoutTrajectory(job: EngineJob): EngineJob {
+/** The job as BullMQ's JSON job data can hold it: an edit's Float32Array trajectory (the picture of an invert or img2img job) travels under its own key. */
+function withoutTrajectory(job: RemoteJob): RemoteJobBody {
+  if (job.kind === 'invert' || job.kind === 'img2img') {
+    const { image: _bytes, ...body } = job;
+    return body;
+  }
   if (job.kind !== 'edit' || !job.sourceTrajectory) return job;
   const { sourceTrajectory: _binary, ...rest } = job;
   return rest;

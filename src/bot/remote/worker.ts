@@ -26,7 +26,6 @@ import {
   cancelledKey,
   decodeTrajectory,
   encodeResult,
-  fromRemoteJob,
   queueNameFor,
   REDIS_PREFIX,
   RESULT_TTL_S,
@@ -92,8 +91,13 @@ export async function startRemoteWorker(o: RemoteWorkerOptions): Promise<RemoteW
   const announce = (): Promise<unknown> =>
     redis.set(announcementKey(model, name), JSON.stringify(announcement()), 'PX', ANNOUNCE_TTL_MS).catch((e: unknown) => o.log.warn('could not announce the worker', e));
 
-  /** The job with its source trajectory back in place; an expired key only costs the source branch (4 rows). */
+  /** The job with its binary parts back in place; an expired trajectory key only costs the source branch (4 rows). */
   const withTrajectory = async (data: RemoteJobData): Promise<RemoteJob> => {
+    if (data.job.kind === 'invert' || data.job.kind === 'img2img') {
+      const image = data.imageKey === undefined ? null : await redis.getBuffer(data.imageKey);
+      if (!image) throw new UserError('bad_input', 'The picture of this job is no longer in Redis: send it again.');
+      return { ...data.job, image: new Uint8Array(image) };
+    }
     if (data.job.kind !== 'edit' || data.trajectoryKey === undefined) return data.job;
     const bytes = await redis.getBuffer(data.trajectoryKey);
     return bytes ? { ...data.job, sourceTrajectory: decodeTrajectory(bytes) } : data.job;
@@ -109,7 +113,7 @@ export async function startRemoteWorker(o: RemoteWorkerOptions): Promise<RemoteW
       const startedAt = Date.now();
       o.log.info(`started ${jobId} (${job.data.job.kind}, attempt ${job.attemptsStarted})`);
       const onProgress = (progress: StepProgress): void => void job.updateProgress({ ...progress }).catch(() => {});
-      const result = await engine.run<RemoteResult>(fromRemoteJob(await withTrajectory(job.data)), { signal, onProgress });
+      const result = await engine.run<RemoteResult>(await withTrajectory(job.data), { signal, onProgress });
       const key = resultKey(jobId);
       await redis.set(key, encodeResult(result), 'EX', RESULT_TTL_S);
       o.log.info(`finished ${jobId}`);

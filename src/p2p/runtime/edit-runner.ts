@@ -92,6 +92,9 @@ export async function runEdit(ctx: EditContext, job: EditJob): Promise<EditResul
   const stored = store?.get(key);
   const replay = stored && stored.prompt === source.prompt ? stored : undefined;
   const trajectory = replay ? undefined : job.sourceTrajectory;
+  if (p.photo !== undefined && !replay && !trajectory) {
+    throw new UserError('bad_input', 'This edit of a picture came without the picture’s inversion: invert the picture first (its source cannot be drawn from a prompt).');
+  }
   if (trajectory) checkSourceTrajectory(pipeline, source, trajectory);
   const blendTokens = blendRowTokens(plan, pipeline.tokenizer);
   const blend = blendTokens ? new LocalBlend(blendTokens, meta.textLength, { sourceInBatch: !replay }) : undefined;
