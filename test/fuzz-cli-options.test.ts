@@ -54,8 +54,6 @@ const path = (): string =>
     '/proc/x.png', '/dev/full', '/dev/null', '/', '', ' ', join(dir, randomText().replace(/[\0/]/g, '_') || 'x'), `${dir}/\0x.png`,
   ]);
 
-const word = (): string => pick(['cat', 'dog', 'a', 'red', '', 'fox', randomText()]);
-
 /** Option name → a generator of its value (undefined: a flag without a value). */
 const GENERATION_OPTIONS: Record<string, () => string | undefined> = {
   '--prompt': () => (chance(0.7) ? 'a cat on a mat' : pick(['', ' ', 'cat', '#1 fan', 'x'.repeat(3000), randomText()])),

@@ -17,7 +17,6 @@ import { startRemoteWorker, type RemoteWorker } from '../src/bot/remote/worker.j
 import { alice, RecordingSink, tempDbPath, testSettings } from './bot-fakes.js';
 import { referencePath, tinyModelDir } from './helpers.js';
 import { startRedisServer, type RedisServer } from './redis-server.js';
-import { pngSize } from './worker-helpers.js';
 
 const params = (overrides: Partial<ImagineParams> = {}): ImagineParams => ({
   prompt: 'a red fox on a mat',

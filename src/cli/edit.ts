@@ -14,14 +14,13 @@ import { checkPhoto, photoOutputSize } from '../engine/photo.js';
 import { checkPhotoEdit, photoEditJob, photoEditParams, photoId, photoInvertJob, PHOTO_SAMPLER, type PhotoEditRequest } from '../p2p/photo-edit.js';
 import { parseEdit } from '../p2p/edit/language.js';
 import type { EditJob, EditParams, EditResult, StepWindow } from '../p2p/jobs.js';
-import type { EngineWorker } from '../engine/worker/engine-worker.js';
-import { addEngineOptions, startEngine } from './engine-options.js';
+import { addEngineOptions, onEngine } from './engine-options.js';
 import { windowFractions } from '../p2p/edit/schedule.js';
 import { addGenerationOptions, generationParams, writeOutputs, type GenerationOptions, type Prepared } from './imagine.js';
 import { finiteNumber, fromValidator, integer } from './options.js';
 import { outputFile, writeOutputFile } from './output-file.js';
 import { previewRequest, writePreview } from './preview-out.js';
-import { formatSeconds, ProgressBar } from './progress-bar.js';
+import { formatSeconds } from './progress-bar.js';
 
 export interface EditOptions extends GenerationOptions {
   edit?: string;
@@ -136,18 +135,6 @@ async function edit(options: EditOptions): Promise<void> {
   process.stdout.write(
     `${out}  "${result.targetPrompt}"  mode=${result.mode}  seed=${result.params.source.seed}  time=${formatSeconds(result.timings.totalMs)}\n`,
   );
-}
-
-/** Runs `body` on a started engine with a progress bar on stderr, and closes both. */
-async function onEngine<T>(options: EditOptions | PhotoEditOptions, body: (engine: EngineWorker, bar: ProgressBar) => Promise<T>): Promise<T> {
-  const engine = await startEngine(options);
-  const bar = new ProgressBar(process.stderr);
-  try {
-    return await body(engine, bar);
-  } finally {
-    bar.clear();
-    await engine.close();
-  }
 }
 
 /** The edited image and what the output options asked for (the source image with --source-out). */

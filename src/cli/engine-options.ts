@@ -6,6 +6,7 @@ import { EngineWorker, type WorkerPipelineOptions } from '../engine/worker/engin
 import { APP_HANDLERS_URL } from '../p2p/handlers-url.js';
 import { integer } from './options.js';
 import { noteIfBundledModel, resolveModelDir } from './model-dir.js';
+import { ProgressBar } from './progress-bar.js';
 
 /** The handler module of the plain engine (imagine on the unpatched UNet). */
 export const ENGINE_HANDLERS_URL = siblingModule(import.meta.url, '../engine/handlers');
@@ -35,4 +36,16 @@ export async function startEngine(options: EngineCliOptions, handlers: URL = APP
   const setup = engineWorkerSetup(options);
   noteIfBundledModel(setup.modelDir);
   return EngineWorker.start({ ...setup, handlers });
+}
+
+/** Runs `body` on a started engine with a progress bar on stderr, and closes both. */
+export async function onEngine<T>(options: EngineCliOptions, body: (engine: EngineWorker, bar: ProgressBar) => Promise<T>): Promise<T> {
+  const engine = await startEngine(options);
+  const bar = new ProgressBar(process.stderr);
+  try {
+    return await body(engine, bar);
+  } finally {
+    bar.clear();
+    await engine.close();
+  }
 }

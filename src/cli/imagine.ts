@@ -11,11 +11,11 @@ import { gridPicture } from '../bot/grid.js';
 import { normalizeSeed, randomSeed } from '../engine/noise.js';
 import { encodeNpyFloat32 } from '../engine/npy.js';
 import { SAMPLER_NAMES, type SamplerName } from '../engine/schedulers/scheduler.js';
-import { addEngineOptions, startEngine, type EngineCliOptions } from './engine-options.js';
+import { addEngineOptions, onEngine, type EngineCliOptions } from './engine-options.js';
 import { finiteNumber, fromValidator, integer, promptText } from './options.js';
 import { outputFile, writeOutputFile } from './output-file.js';
 import { previewOption, previewRequest, writePreview } from './preview-out.js';
-import { formatSeconds, ProgressBar } from './progress-bar.js';
+import { formatSeconds } from './progress-bar.js';
 
 /** The generation options `imagine` and `edit` share (the edit's are its source image's). */
 export interface GenerationOptions extends EngineCliOptions {
@@ -67,15 +67,7 @@ async function imagineGrid(options: GenerationOptions & { count: number }): Prom
   }
   const params = generationParams(options);
   const job: ImagineGridJob = { kind: 'imagine-grid', params, count: options.count };
-  const engine = await startEngine(options);
-  const bar = new ProgressBar(process.stderr);
-  let result: ImagineGridResult;
-  try {
-    result = await engine.run<ImagineGridResult>(job, { onProgress: (progress) => bar.update(progress) });
-  } finally {
-    bar.clear();
-    await engine.close();
-  }
+  const result = await onEngine(options, (engine, bar) => engine.run<ImagineGridResult>(job, { onProgress: (progress) => bar.update(progress) }));
   const out = options.out ?? outputFile(`reprompt-${params.seed}-grid.png`);
   writeOutputFile(out, (await gridPicture(result.candidates.map((c) => c.image))).png);
   const stem = out.replace(/(-grid)?\.png$/i, '');
@@ -124,15 +116,9 @@ export function prepareImagine(options: GenerationOptions): Prepared<ImagineJob>
 
 async function imagine(options: GenerationOptions): Promise<void> {
   const { job, out } = prepareImagine(options);
-  const engine = await startEngine(options);
-  const bar = new ProgressBar(process.stderr);
-  let result: ImagineResult;
-  try {
-    result = await engine.run<ImagineResult>(job, { onProgress: (progress) => (bar.update(progress), writePreview(options.previewOut, progress)) });
-  } finally {
-    bar.clear();
-    await engine.close();
-  }
+  const result = await onEngine(options, (engine, bar) =>
+    engine.run<ImagineResult>(job, { onProgress: (progress) => (bar.update(progress), writePreview(options.previewOut, progress)) }),
+  );
 
   writeOutputs(out, result, options);
   if (result.truncated.length > 0) {

@@ -17,10 +17,10 @@ import { normalizeSeed, randomSeed } from '../engine/noise.js';
 import { SAMPLER_NAMES, type SamplerName } from '../engine/schedulers/scheduler.js';
 import { defaultDbPath } from '../bot/config.js';
 import { JobStore } from '../bot/store.js';
-import { addEngineOptions, startEngine, type EngineCliOptions } from './engine-options.js';
+import { addEngineOptions, onEngine, type EngineCliOptions } from './engine-options.js';
 import { fromValidator, integer } from './options.js';
 import { outputFile, writeOutputFile } from './output-file.js';
-import { formatSeconds, ProgressBar } from './progress-bar.js';
+import { formatSeconds } from './progress-bar.js';
 
 interface Img2ImgCliOptions extends EngineCliOptions {
   from?: string;
@@ -115,15 +115,7 @@ async function run(action: 'vary' | 'upscale', options: Img2ImgCliOptions): Prom
     sampler: options.scheduler ?? source.params.sampler,
   };
   const job: Img2ImgJob = { kind: 'img2img', params, image: source.image, strength: options.strength };
-  const engine = await startEngine(options);
-  const bar = new ProgressBar(process.stderr);
-  let result: Img2ImgResult;
-  try {
-    result = await engine.run<Img2ImgResult>(job, { onProgress: (progress) => bar.update(progress) });
-  } finally {
-    bar.clear();
-    await engine.close();
-  }
+  const result = await onEngine(options, (engine, bar) => engine.run<Img2ImgResult>(job, { onProgress: (progress) => bar.update(progress) }));
   const out = options.out ?? `${basename(source.name, extname(source.name))}-${action}-${params.seed}.png`;
   writeOutputFile(out, result.image.png);
   const { seed, sampler, width, height } = result.params;
