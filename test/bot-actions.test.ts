@@ -8,32 +8,14 @@ import { ACTION_SPECS, BUTTON_ACTIONS, JOB_ACTIONS, resultRows, statusRows } fro
 import { customId, MODAL_ACTION, parseCustomId, PHOTO_MODAL_ACTION } from '../src/bot/custom-id.js';
 import type { JobRecord } from '../src/bot/job.js';
 import { headline } from '../src/bot/render.js';
-import { alice, bob, FakeBackend, press, slash, testBot } from './bot-fakes.js';
+import { alice, bob, doneRecord, FakeBackend, press, slash, testBot } from './bot-fakes.js';
 
 /** The ids of the buttons and the dialog as released: old messages in Discord still carry them. */
 const RELEASED_IDS = ['cancel', 'cfg-lower', 'cfg-higher', 'cfg-negative', 'reroll', 'edit', 'edit-stronger', 'edit-weaker', 'attention', 'delete', 'edit-modal', 'vary-subtle', 'vary-strong', 'upscale', 'photo-modal'];
 
 const limits = new FakeBackend().limits;
 const fox = { prompt: 'a fox', negativePrompt: '', seed: '1', steps: 4, guidance: 7.5, width: 64, height: 64 };
-const job = (over: Partial<JobRecord>): JobRecord => ({
-  id: 12,
-  request: { kind: 'imagine', params: fox },
-  origin: 'imagine',
-  parentId: null,
-  userId: alice.id,
-  userName: 'alice',
-  guildId: 'g1',
-  channelId: 'c1',
-  messageId: 'm',
-  status: 'done',
-  createdAt: 0,
-  startedAt: 0,
-  finishedAt: 0,
-  error: null,
-  outcome: null,
-  deleted: false,
-  ...over,
-});
+const job = (over: Partial<JobRecord>): JobRecord => doneRecord({ id: 12, request: { kind: 'imagine', params: fox }, ...over });
 
 describe('the action list', () => {
   test('custom ids are backward compatible: every released id still parses, and no id was dropped or renamed', () => {

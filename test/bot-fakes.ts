@@ -15,7 +15,7 @@ import { SAMPLER_NAMES } from '../src/engine/schedulers/scheduler.js';
 import type { EditJob, EditResult } from '../src/p2p/jobs.js';
 import { createBotApp, type AppSettings, type BotApp } from '../src/bot/app.js';
 import type { BackendLimits, ImageBackend, RunOptions } from '../src/bot/backend.js';
-import type { JobRequest } from '../src/bot/job.js';
+import type { JobRecord, JobRequest } from '../src/bot/job.js';
 import { silentLogger } from '../src/bot/log.js';
 import {
   MessageGone,
@@ -373,4 +373,26 @@ export function testBot(options: { settings?: AppSettings; backend?: FakeBackend
   const sink = options.sink ?? new RecordingSink();
   const app = createBotApp({ settings: options.settings ?? testSettings(), backend, sink, log: silentLogger, messageContent: options.messageContent ?? false });
   return Object.assign(app, { backend, sink });
+}
+
+/** A finished job record with every field set (override what a test looks at). */
+export function doneRecord(over: Partial<JobRecord> & Pick<JobRecord, 'request'>): JobRecord {
+  return {
+    id: 1,
+    origin: 'imagine',
+    parentId: null,
+    userId: alice.id,
+    userName: 'alice',
+    guildId: 'g1',
+    channelId: 'c1',
+    messageId: 'm',
+    status: 'done',
+    createdAt: 0,
+    startedAt: 0,
+    finishedAt: 0,
+    error: null,
+    outcome: null,
+    deleted: false,
+    ...over,
+  };
 }

@@ -5,28 +5,11 @@ import { parseCustomId, customId } from '../src/bot/custom-id.js';
 import { scaledCross } from '../src/bot/edits.js';
 import type { JobRecord, JobRequest } from '../src/bot/job.js';
 import { guidanceVariation, rerollVariation, strengthVariation } from '../src/bot/variations.js';
-import { FakeBackend } from './bot-fakes.js';
+import { doneRecord, FakeBackend } from './bot-fakes.js';
 
 const limits = new FakeBackend().limits; // guidance -20..30
 const source: ImagineParams = { prompt: 'a cat on a mat', negativePrompt: '', seed: '5', steps: 4, guidance: 7.5, width: 64, height: 64 };
-const record = (request: JobRequest): JobRecord => ({
-  id: 9,
-  request,
-  origin: 'imagine',
-  parentId: null,
-  userId: 'u',
-  userName: 'u',
-  guildId: 'g',
-  channelId: 'c',
-  messageId: 'm',
-  status: 'done',
-  createdAt: 0,
-  startedAt: 0,
-  finishedAt: 0,
-  error: null,
-  outcome: null,
-  deleted: false,
-});
+const record = (request: JobRequest): JobRecord => doneRecord({ id: 9, request, userId: 'u', userName: 'u', guildId: 'g', channelId: 'c' });
 const imagine = (guidance: number) => record({ kind: 'imagine', params: { ...source, guidance } });
 const edit = (params: Partial<EditParams>) => record({ kind: 'edit', params: { source, edit: 'cat→dog', ...params } });
 

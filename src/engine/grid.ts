@@ -6,9 +6,8 @@
 import { UserError } from './errors.js';
 import { encodePng, formatParameters } from './image.js';
 import type { ImagineGridJob, ImagineGridResult, ImagineResult, StepProgress } from './jobs.js';
-import { normalizeSeed } from './noise.js';
 import { seedToBigInt } from './noise/seed.js';
-import type { StableDiffusionPipeline } from './pipeline.js';
+import { imageRequest, type StableDiffusionPipeline } from './pipeline.js';
 
 export const GRID_COUNT_RANGE = { min: 1, max: 4 } as const;
 
@@ -28,18 +27,13 @@ export async function imagineGrid(
   if (!Number.isInteger(count) || count < GRID_COUNT_RANGE.min || count > GRID_COUNT_RANGE.max) {
     throw new UserError('bad_input', `Count ${count} is not supported: expected a whole number from ${GRID_COUNT_RANGE.min} to ${GRID_COUNT_RANGE.max}.`);
   }
-  pipeline.validate(job.params);
-  const params = { ...job.params, seed: normalizeSeed(job.params.seed), sampler: job.params.sampler ?? pipeline.model.defaultSampler };
+  const params = pipeline.resolve(job.params);
   const seeds = gridSeeds(params.seed, count);
-  const row = { prompt: params.prompt, negativePrompt: params.negativePrompt, guidance: params.guidance };
+  const one = imageRequest(params);
   const denoised = await pipeline.denoise({
-    rows: seeds.map(() => row),
-    seed: seeds[0],
+    ...one,
+    rows: seeds.map(() => one.rows[0]),
     seeds,
-    steps: params.steps,
-    width: params.width,
-    height: params.height,
-    sampler: params.sampler,
     onProgress: hooks.onProgress,
     shouldCancel: hooks.shouldCancel,
   });

@@ -17,9 +17,8 @@ import { UserError } from './errors.js';
 import { encodePng, formatParameters } from './image.js';
 import type { Img2ImgJob, Img2ImgResult, StepProgress } from './jobs.js';
 import { SIZE_RANGE } from './limits.js';
-import { normalizeSeed } from './noise.js';
 import { preparePhoto } from './photo.js';
-import type { StableDiffusionPipeline } from './pipeline.js';
+import { imageRequest, type StableDiffusionPipeline } from './pipeline.js';
 import { alphasCumprod } from './schedulers/betas.js';
 import type { SamplerName, Scheduler } from './schedulers/scheduler.js';
 
@@ -100,18 +99,12 @@ export async function img2img(
   hooks: { onProgress?(p: StepProgress): void; shouldCancel?(): boolean } = {},
 ): Promise<Img2ImgResult> {
   const started = performance.now();
-  pipeline.validate(job.params);
-  const params = { ...job.params, seed: normalizeSeed(job.params.seed), sampler: job.params.sampler ?? pipeline.model.defaultSampler };
+  const params = pipeline.resolve(job.params);
   checkImg2Img(job.strength);
   const photo = await preparePhoto(job.image, { width: params.width, height: params.height, multiple: pipeline.model.vaeScaleFactor });
   const encoded = await pipeline.encodeImage(photo.pixels, photo.width, photo.height);
   const denoised = await pipeline.denoise({
-    rows: [{ prompt: params.prompt, negativePrompt: params.negativePrompt, guidance: params.guidance }],
-    seed: params.seed,
-    steps: params.steps,
-    width: params.width,
-    height: params.height,
-    sampler: params.sampler,
+    ...imageRequest(params),
     init: { latents: encoded.latents, strength: job.strength },
     onProgress: hooks.onProgress,
     shouldCancel: hooks.shouldCancel,

@@ -251,18 +251,18 @@ export class StableDiffusionPipeline {
     return (await this.decodeTimed(latents, shape)).images;
   }
 
+  /** Validates `params` and resolves what a run of them uses: the normalised seed, and the model's sampler when none. */
+  resolve(params: ImagineParams): ResolvedParams {
+    this.validate(params);
+    return { ...params, seed: normalizeSeed(params.seed), sampler: params.sampler ?? this.model.defaultSampler };
+  }
+
   /** Plain text-to-image: validate → denoise one row → decode → PNG with its parameters. */
   async imagine(job: ImagineJob, hooks: ImagineHooks = {}): Promise<ImagineResult> {
     const started = performance.now();
-    this.validate(job.params);
-    const params = { ...job.params, seed: normalizeSeed(job.params.seed), sampler: job.params.sampler ?? this.model.defaultSampler };
+    const params = this.resolve(job.params);
     const denoised = await this.denoise({
-      rows: [{ prompt: params.prompt, negativePrompt: params.negativePrompt, guidance: params.guidance }],
-      seed: params.seed,
-      steps: params.steps,
-      width: params.width,
-      height: params.height,
-      sampler: params.sampler,
+      ...imageRequest(params),
       onProgress: hooks.onProgress,
       preview: job.preview,
       shouldCancel: hooks.shouldCancel,
@@ -402,6 +402,15 @@ export class StableDiffusionPipeline {
       throw new UserError('bad_input', `Unknown sampler "${s.sampler}": expected one of ${SAMPLER_NAMES.join(', ')}.`);
     }
   }
+}
+
+/** Image parameters with the seed normalised and the sampler decided. */
+export type ResolvedParams = ImagineParams & { sampler: SamplerName };
+
+/** The denoising request of one image: its prompt row, seed, steps, size and sampler. */
+export function imageRequest(params: ResolvedParams): DenoiseRequest {
+  const { prompt, negativePrompt, guidance, seed, steps, width, height, sampler } = params;
+  return { rows: [{ prompt, negativePrompt, guidance }], seed, steps, width, height, sampler };
 }
 
 function checkGuidance(guidance: number): void {
